@@ -1,0 +1,314 @@
+"""Events in, interest documents out: validation (pure) and the optimistic-concurrency writer."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from elasticsearch import ConflictError, Elasticsearch, NotFoundError
+
+from indexer import segment
+from indexer.intensity import intensity
+from indexer.interests import (
+    EVENT_WEIGHTS,
+    InterestEvent,
+    InterestParams,
+    apply_events,
+    from_document,
+    to_document,
+)
+from indexer.text import clean_text, content_hash, detect_language
+from indexer.timeparse import iso, parse_time, to_millis
+from indexer.writer import bulk_write
+from plugin.encoder import Encoder
+from plugin.errors import InputError
+from plugin.pseudonym import pseudonymize, validate_user_id
+
+logger = logging.getLogger(__name__)
+
+MAX_EVENT_TEXT_CHARS = 2000
+MAX_OCC_ATTEMPTS = 30
+# Event ids already folded into a user's state, kept to make re-delivered tasks harmless.
+MAX_APPLIED_IDS = 1000
+TEXT_KINDS = ("post", "search")
+ITEM_KINDS = ("click", "like", "dislike")
+POPULARITY_KINDS = ("click", "like")
+
+
+@dataclass(frozen=True)
+class PreparedEvent:
+    """One validated event; ``user`` is already the pseudonym."""
+
+    event_id: str
+    user: str
+    kind: str
+    time: datetime
+    text: str | None
+    item_id: str | None
+    lang: str | None
+    intensity: float
+    keywords: tuple[tuple[str, float], ...]
+
+
+def prepare_event(
+    raw: Mapping[str, Any], *, key: bytes, now: datetime | None = None
+) -> PreparedEvent:
+    """Validate one event (user, type, time, text or item); InputError says what is wrong."""
+    if not isinstance(raw, Mapping):
+        raise InputError("event must be a JSON object")
+    now = now or datetime.now(UTC)
+    user = pseudonymize(validate_user_id(raw.get("user")), key)
+    kind = str(raw.get("type") or "").strip().lower()
+    if kind not in EVENT_WEIGHTS:
+        raise InputError(f"event type {kind!r} is not one of {', '.join(EVENT_WEIGHTS)}")
+    moment = parse_time(raw.get("time"), now=now, field="time")
+    text_raw, item_raw = raw.get("text"), raw.get("item")
+    if item_raw is None:
+        item_raw = raw.get("item_id")
+    text = None
+    if text_raw not in (None, ""):
+        text = clean_text(text_raw, max_chars=MAX_EVENT_TEXT_CHARS)
+    item_id = str(item_raw).strip() if item_raw not in (None, "") else None
+    if text is None and item_id is None:
+        raise InputError(f"a {kind} event needs --text or --item")
+    if kind in ITEM_KINDS and item_id is None and text is None:
+        raise InputError(f"a {kind} event needs an item id")
+    keywords = tuple(segment.keywords(text, top_k=8)) if text else ()
+    given_id = raw.get("event_id")
+    event_id = str(given_id) if given_id else _event_id(user, kind, moment, item_id, text)
+    return PreparedEvent(
+        event_id=event_id,
+        user=user,
+        kind=kind,
+        time=moment,
+        text=text,
+        item_id=item_id,
+        lang=detect_language(text) if text else None,
+        intensity=intensity(text) if text else 1.0,
+        keywords=keywords,
+    )
+
+
+def _event_id(user: str, kind: str, moment: datetime, item_id: str | None, text: str | None) -> str:
+    """Deterministic: the same event sent twice is stored and applied once."""
+    parts = [user, kind, str(to_millis(moment)), item_id or "", content_hash(text) if text else ""]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+
+
+@dataclass
+class EventReport:
+    applied: int = 0
+    duplicates: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+    users: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "applied": self.applied,
+            "duplicates": self.duplicates,
+            "errors": self.errors,
+            "users": self.users,
+        }
+
+
+class EventProcessor:
+    """Stores events and folds them into each user's interest document."""
+
+    def __init__(
+        self,
+        es: Elasticsearch,
+        *,
+        encoder: Encoder,
+        params: InterestParams,
+        items_index: str,
+        events_index: str,
+        interests_index: str,
+        user_key: bytes,
+    ):
+        self.es = es
+        self.encoder = encoder
+        self.params = params
+        self.items_index = items_index
+        self.events_index = events_index
+        self.interests_index = interests_index
+        self.user_key = user_key
+
+    def process(
+        self, raw_events: Sequence[Mapping[str, Any]], *, refresh: bool = False
+    ) -> EventReport:
+        report = EventReport()
+        now = datetime.now(UTC)
+        prepared: list[PreparedEvent] = []
+        for position, raw in enumerate(raw_events):
+            try:
+                prepared.append(prepare_event(raw, key=self.user_key, now=now))
+            except InputError as exc:
+                report.errors.append({"id": f"#{position}", "error": str(exc)})
+        items = self._fetch_items({e.item_id for e in prepared if e.item_id})
+        usable = []
+        for event in prepared:
+            if event.item_id and event.item_id not in items and event.text is None:
+                error = f"unknown item id {event.item_id!r}"
+                report.errors.append({"id": event.event_id, "error": error})
+                continue
+            usable.append(event)
+        text_events = [e for e in usable if e.text]
+        vectors = self.encoder.encode([e.text or "" for e in text_events], kind="query")
+        text_vectors = {e.event_id: v for e, v in zip(text_events, vectors, strict=True)}
+        self._store(usable, text_vectors, items, now)
+        by_user: dict[str, dict[str, InterestEvent]] = defaultdict(dict)
+        for event in usable:
+            by_user[event.user][event.event_id] = self._interest_event(event, text_vectors, items)
+        for user, events in by_user.items():
+            applied = self._apply_with_retry(user, events, now_ms=to_millis(now))
+            report.applied += applied
+            report.duplicates += len(events) - applied
+            report.users.append(user)
+        # The same event twice in one batch counts once.
+        report.duplicates += len(usable) - sum(len(events) for events in by_user.values())
+        self._bump_popularity(
+            [e.item_id for e in usable if e.kind in POPULARITY_KINDS and e.item_id in items]
+        )
+        if refresh:
+            self.es.indices.refresh(index=self.interests_index)
+        return report
+
+    # --- steps ---------------------------------------------------------------------------------
+    def _fetch_items(self, ids: set[str | None]) -> dict[str, dict[str, Any]]:
+        wanted = sorted(i for i in ids if i)
+        if not wanted:
+            return {}
+        response = self.es.mget(
+            index=self.items_index,
+            ids=wanted,
+            source_includes=["embedding", "category", "keywords", "title"],
+        )
+        return {doc["_id"]: doc["_source"] for doc in response["docs"] if doc.get("found")}
+
+    def _interest_event(
+        self, event: PreparedEvent, text_vectors: Mapping[str, np.ndarray], items: Mapping[str, Any]
+    ) -> InterestEvent:
+        item = items.get(event.item_id or "", {})
+        vector = text_vectors.get(event.event_id)
+        if vector is None and item.get("embedding"):
+            vector = np.asarray(item["embedding"], dtype=np.float32)
+        keywords = dict(event.keywords)
+        for word in item.get("keywords") or []:
+            keywords.setdefault(word, 0.5)
+        return InterestEvent(
+            kind=event.kind,
+            time_ms=to_millis(event.time),
+            vector=vector,
+            category=item.get("category"),
+            keywords=keywords,
+            item_id=event.item_id if item else None,
+            intensity=event.intensity,
+            label=item.get("title"),
+        )
+
+    def _store(
+        self,
+        events: Sequence[PreparedEvent],
+        text_vectors: Mapping[str, np.ndarray],
+        items: Mapping[str, Any],
+        now: datetime,
+    ) -> None:
+        actions = []
+        for event in events:
+            source: dict[str, Any] = {
+                "event_id": event.event_id,
+                "user": event.user,
+                "type": event.kind,
+                "item_id": event.item_id,
+                "text": event.text,
+                "lang": event.lang,
+                "time": iso(event.time),
+                "received_at": iso(now),
+                "intensity": event.intensity,
+                "keywords": [word for word, _ in event.keywords],
+            }
+            if event.text and event.lang in ("zh", "mixed"):
+                source["text_zh"] = segment.segmented(event.text)
+            if event.event_id in text_vectors:
+                source["embedding"] = text_vectors[event.event_id].tolist()
+            actions.append(
+                {"_op_type": "index", "_index": self.events_index, "_id": event.event_id, **source}
+            )
+        if actions:
+            report = bulk_write(self.es, actions)
+            if report.errors:
+                first = report.errors[0]["error"]
+                raise InputError(f"could not store {len(report.errors)} events: {first}")
+
+    def _apply_with_retry(
+        self, user: str, events: Mapping[str, InterestEvent], *, now_ms: int
+    ) -> int:
+        """Read-modify-write of the user's document under optimistic concurrency control."""
+        for attempt in range(MAX_OCC_ATTEMPTS):
+            try:
+                current = self.es.get(index=self.interests_index, id=user)
+                source = current["_source"]
+                seq_no, term = current["_seq_no"], current["_primary_term"]
+            except NotFoundError:
+                source, seq_no, term = {}, None, None
+            seen = set(source.get("applied_events") or [])
+            fresh = [(i, e) for i, e in events.items() if i not in seen]
+            if not fresh:
+                return 0
+            state = apply_events(
+                from_document(source), [e for _, e in fresh], params=self.params, now_ms=now_ms
+            )
+            document = to_document(state, user=user, now_ms=now_ms)
+            applied = [i for i, _ in fresh] + list(source.get("applied_events") or [])
+            document["applied_events"] = applied[:MAX_APPLIED_IDS]
+            try:
+                if seq_no is None:
+                    self.es.index(
+                        index=self.interests_index, id=user, document=document, op_type="create"
+                    )
+                else:
+                    self.es.index(
+                        index=self.interests_index,
+                        id=user,
+                        document=document,
+                        if_seq_no=seq_no,
+                        if_primary_term=term,
+                    )
+                return len(fresh)
+            except ConflictError:
+                # Another worker updated this user first: re-read and re-apply on its result.
+                time.sleep(random.uniform(0.005, 0.03) * (attempt + 1))
+        raise InputError(f"gave up updating user {user} after {MAX_OCC_ATTEMPTS} conflicts")
+
+    def _bump_popularity(self, item_ids: Sequence[str | None]) -> None:
+        counts: dict[str, int] = defaultdict(int)
+        for item_id in item_ids:
+            if item_id:
+                counts[item_id] += 1
+        for item_id, count in counts.items():
+            for attempt in range(MAX_OCC_ATTEMPTS):
+                try:
+                    current = self.es.get(
+                        index=self.items_index, id=item_id, source_includes=["popularity"]
+                    )
+                    popularity = int(current["_source"].get("popularity") or 0) + count
+                    self.es.update(
+                        index=self.items_index,
+                        id=item_id,
+                        doc={"popularity": popularity},
+                        if_seq_no=current["_seq_no"],
+                        if_primary_term=current["_primary_term"],
+                    )
+                    break
+                except ConflictError:
+                    time.sleep(random.uniform(0.005, 0.03) * (attempt + 1))
+                except NotFoundError:
+                    break

@@ -1,0 +1,63 @@
+"""Bulk writes with deterministic ids: re-sending a batch never creates duplicates."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from elasticsearch import Elasticsearch
+from elasticsearch.helpers import streaming_bulk
+
+logger = logging.getLogger(__name__)
+
+# Counters that events maintain; re-indexing an item must not reset them.
+PRESERVED_ON_REINDEX = ("popularity",)
+
+
+@dataclass
+class BulkReport:
+    written: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+
+def upsert_actions(
+    index: str, docs: Iterable[tuple[str, Mapping[str, Any]]]
+) -> Iterable[dict[str, Any]]:
+    """Update-or-insert actions: a re-sent item replaces its content but keeps its counters."""
+    for doc_id, source in docs:
+        doc = {k: v for k, v in source.items() if k not in PRESERVED_ON_REINDEX}
+        yield {
+            "_op_type": "update",
+            "_index": index,
+            "_id": doc_id,
+            "doc": doc,
+            "upsert": dict(source),
+            "retry_on_conflict": 5,
+        }
+
+
+def bulk_write(
+    es: Elasticsearch, actions: Iterable[dict[str, Any]], *, refresh: bool | str = False
+) -> BulkReport:
+    """Run bulk actions; per-document failures are reported, connection errors propagate."""
+    report = BulkReport()
+    for ok, result in streaming_bulk(
+        es,
+        actions,
+        raise_on_error=False,
+        raise_on_exception=True,
+        refresh=refresh,
+        chunk_size=500,
+    ):
+        if ok:
+            report.written += 1
+            continue
+        op = next(iter(result.values()))
+        error = op.get("error", {})
+        reason = error.get("reason", str(error)) if isinstance(error, dict) else str(error)
+        report.errors.append({"id": str(op.get("_id")), "error": reason[:300]})
+    if report.errors:
+        logger.warning("bulk write: %d written, %d failed", report.written, len(report.errors))
+    return report

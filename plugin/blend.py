@@ -1,0 +1,292 @@
+"""The blend maths of the native scorer (lang ``interest``, source ``blend``) in Python.
+
+This mirrors the Java scorer term for term, so the portable mode scores with the same formulas
+and tests can check a native score against it. Every component is in [0, 1] before weighting:
+
+* bm25          s / (s + bm25_k), s = the subquery ``_score`` (0 when s <= 0)
+* interest      (1 - beta) * max(0, cos(u, item)) + beta * max_c max(0, cos(c, item)) * cw_c,
+                u = (1 - alpha) * long_term + alpha * short_term (an absent vector adds nothing)
+* query         max(0, cos(query_vector, item))
+* freshness     2 ** (-age_days / half_life_days); age clamped at 0, so a future date is 1
+* category      clamp(category_affinity[item category], 0, 1); the best of several categories
+* popularity    min(1, ln(1 + max(0, popularity)) / popularity_norm)
+* collaborative max(0, cos(collab_vector, item collab))
+
+A missing field, vector or parameter makes its component 0; a zero vector has cosine 0. The
+weighted components add up to the score. ``cluster`` is the index of the cluster whose weighted
+cosine is largest (first on ties), or -1 when no cluster contributes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from plugin.errors import InputError
+from plugin.types import WEIGHT_NAMES, BlendBreakdown
+
+logger = logging.getLogger(__name__)
+
+SCRIPT_LANG = "interest"
+SCRIPT_SOURCE = "blend"
+
+# Field names and parameter defaults the scorer uses when a param is absent; the builders in
+# plugin.queries always send them explicitly.
+VECTOR_FIELD = "embedding"
+FRESHNESS_FIELD = "created_at"
+CATEGORY_FIELD = "category"
+POPULARITY_FIELD = "popularity"
+COLLAB_FIELD = "collab"
+DEFAULT_BM25_K = 5.0
+DEFAULT_HALF_LIFE_DAYS = 14.0
+DEFAULT_POPULARITY_NORM = 6.9
+MILLIS_PER_DAY = 86_400_000.0
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _first(value: object) -> object:
+    """A document value from ``_source`` (scalar) or ``fields`` (list): its first element."""
+    if isinstance(value, list | tuple):
+        return value[0] if value else None
+    return value
+
+
+def _vector(name: str, value: object) -> FloatArray | None:
+    if value is None:
+        return None
+    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) == 0:
+        raise InputError(f"{name} must be a non-empty list of numbers")
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a list of numbers") from None
+    if array.ndim != 1 or not np.all(np.isfinite(array)):
+        raise InputError(f"{name} must be a flat list of finite numbers")
+    return array
+
+
+def _cosine(a: FloatArray | None, b: FloatArray | None, what: str) -> float:
+    """Cosine of two vectors; 0 when either is absent or has zero length."""
+    if a is None or b is None:
+        return 0.0
+    if a.shape != b.shape:
+        raise InputError(f"{what}: vector has {a.shape[0]} dims, the item has {b.shape[0]}")
+    norms = float(np.linalg.norm(a)) * float(np.linalg.norm(b))
+    if norms == 0.0:
+        return 0.0
+    return float(np.dot(a, b)) / norms
+
+
+def _number(params: Mapping[str, Any], key: str, default: float) -> float:
+    value = params.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InputError(f"param {key!r} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _fraction(params: Mapping[str, Any], key: str) -> float:
+    value = _number(params, key, 0.0)
+    if not 0.0 <= value <= 1.0:
+        raise InputError(f"param {key!r} must be in [0, 1], got {value!r}")
+    return value
+
+
+def _cluster_weight(index: int, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        raise InputError(f"cluster_weights[{index}] must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _positive(params: Mapping[str, Any], key: str, default: float) -> float:
+    value = _number(params, key, default)
+    if value <= 0:
+        raise InputError(f"param {key!r} must be > 0, got {value!r}")
+    return value
+
+
+def _weights(params: Mapping[str, Any]) -> dict[str, float]:
+    raw = params.get("weights") or {}
+    if not isinstance(raw, Mapping):
+        raise InputError("param 'weights' must be an object")
+    weights = dict.fromkeys(WEIGHT_NAMES, 0.0)
+    for key, value in raw.items():
+        if key not in weights:
+            raise InputError(f"unknown weight {key!r}")
+        weights[key] = _number(raw, key, 0.0)
+        if weights[key] < 0:
+            raise InputError(f"weight {key!r} must be >= 0, got {value!r}")
+    return weights
+
+
+def to_millis(value: object) -> float | None:
+    """Epoch milliseconds of a date as Elasticsearch accepts it (ISO 8601 or epoch millis)."""
+    value = _first(value)
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text.lstrip("-").isdigit():
+        return float(text)
+    if len(text) in (4, 7):  # "2024" and "2024-05" are valid Elasticsearch dates
+        text = f"{text}-01-01" if len(text) == 4 else f"{text}-01"
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        logger.warning("date %r is not ISO 8601; its freshness counts as 0", text[:40])
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp() * 1000.0
+
+
+def _rescaled(cosine: float, floor: float) -> float:
+    """Map [floor, 1] onto [0, 1]: models such as e5 put unrelated texts at cosine ~0.75."""
+    return max(0.0, (cosine - floor) / (1.0 - floor))
+
+
+def _floor(params: Mapping[str, Any]) -> float:
+    value = _number(params, "similarity_floor", 0.0)
+    if not 0.0 <= value < 1.0:
+        raise InputError(f"param 'similarity_floor' must be in [0, 1), got {value!r}")
+    return value
+
+
+def _bm25(score: float, k: float) -> float:
+    if not math.isfinite(score) or score <= 0:
+        return 0.0
+    return score / (score + k)
+
+
+def _interest(item: FloatArray | None, params: Mapping[str, Any], field: str) -> tuple[float, int]:
+    alpha = _fraction(params, "short_term_weight")
+    beta = _fraction(params, "cluster_mix")
+    long_term = _vector("long_term", params.get("long_term"))
+    short_term = _vector("short_term", params.get("short_term"))
+    user: FloatArray | None = None
+    if long_term is not None:
+        user = (1.0 - alpha) * long_term
+    if short_term is not None:
+        if user is not None and user.shape != short_term.shape:
+            raise InputError("long_term and short_term have different lengths")
+        user = alpha * short_term if user is None else user + alpha * short_term
+    floor = _floor(params)
+    overall = _rescaled(_cosine(user, item, f"{field} vs user vector"), floor)
+
+    clusters = params.get("clusters") or []
+    cluster_weights = params.get("cluster_weights") or []
+    if not isinstance(clusters, Sequence) or not isinstance(cluster_weights, Sequence):
+        raise InputError("clusters and cluster_weights must be lists")
+    if len(clusters) != len(cluster_weights):
+        raise InputError(f"{len(clusters)} clusters but {len(cluster_weights)} cluster_weights")
+    best, best_index = 0.0, -1
+    for index, (raw_vector, raw_weight) in enumerate(zip(clusters, cluster_weights, strict=True)):
+        weight = _cluster_weight(index, raw_weight)
+        vector = _vector(f"clusters[{index}]", raw_vector)
+        value = _rescaled(_cosine(vector, item, f"{field} vs clusters[{index}]"), floor) * weight
+        if value > best:
+            best, best_index = value, index
+    return (1.0 - beta) * overall + beta * best, best_index
+
+
+def _freshness(doc: Mapping[str, Any], params: Mapping[str, Any]) -> float:
+    field = str(params.get("freshness_field", FRESHNESS_FIELD))
+    created = to_millis(doc.get(field))
+    if created is None or "now_millis" not in params:
+        return 0.0
+    now = _number(params, "now_millis", 0.0)
+    half_life = _positive(params, "half_life_days", DEFAULT_HALF_LIFE_DAYS)
+    age_days = max(0.0, (now - created) / MILLIS_PER_DAY)
+    return float(2.0 ** (-age_days / half_life))
+
+
+def _category(doc: Mapping[str, Any], params: Mapping[str, Any]) -> float:
+    affinity = params.get("category_affinity") or {}
+    if not isinstance(affinity, Mapping):
+        raise InputError("param 'category_affinity' must be an object")
+    value = doc.get(str(params.get("category_field", CATEGORY_FIELD)))
+    categories = value if isinstance(value, list | tuple) else [value]
+    best = 0.0
+    for category in categories:
+        if category is None or str(category) not in affinity:
+            continue
+        aff = _number(affinity, str(category), 0.0)
+        best = max(best, min(1.0, max(0.0, aff)))
+    return best
+
+
+def _popularity(doc: Mapping[str, Any], params: Mapping[str, Any]) -> float:
+    value = _first(doc.get(str(params.get("popularity_field", POPULARITY_FIELD))))
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return 0.0
+    norm = _positive(params, "popularity_norm", DEFAULT_POPULARITY_NORM)
+    return min(1.0, math.log1p(max(0.0, float(value))) / norm)
+
+
+def evaluate(
+    item_source: Mapping[str, Any], *, params: Mapping[str, Any], bm25_score: float = 0.0
+) -> BlendBreakdown:
+    """Blend one item exactly as the native scorer does.
+
+    Args:
+        item_source: the item's ``_source`` (or ``fields``: list values are read as their
+            first element).
+        params: the script params, as built by ``plugin.queries.build_native_params``.
+        bm25_score: the lexical subquery's ``_score`` for this item (0 when it did not match).
+
+    Returns:
+        The weighted components (summing to ``score``) and the best cluster index.
+
+    Raises:
+        InputError: a param is malformed, or a vector's length differs from the item's.
+    """
+    weights = _weights(params)
+    vector_field = str(params.get("vector_field", VECTOR_FIELD))
+    collab_field = str(params.get("collab_field", COLLAB_FIELD))
+    item = _vector(vector_field, item_source.get(vector_field))
+    interest, cluster = _interest(item, params, vector_field)
+    query_vector = _vector("query_vector", params.get("query_vector"))
+    collab_vector = _vector("collab_vector", params.get("collab_vector"))
+    raw = {
+        "bm25": _bm25(float(bm25_score), _positive(params, "bm25_k", DEFAULT_BM25_K)),
+        "interest": interest,
+        "query": _rescaled(
+            _cosine(query_vector, item, f"{vector_field} vs query_vector"), _floor(params)
+        ),
+        "freshness": _freshness(item_source, params),
+        "category": _category(item_source, params),
+        "popularity": _popularity(item_source, params),
+        "collaborative": max(
+            0.0,
+            _cosine(
+                collab_vector,
+                _vector(collab_field, item_source.get(collab_field)),
+                f"{collab_field} vs collab_vector",
+            ),
+        ),
+    }
+    weighted = {name: weights[name] * raw[name] for name in WEIGHT_NAMES}
+    return BlendBreakdown(components=weighted, cluster=cluster, score=math.fsum(weighted.values()))
+
+
+def components(
+    item_source: Mapping[str, Any], *, params: Mapping[str, Any], bm25_score: float = 0.0
+) -> dict[str, float]:
+    """The weighted components of one item (see ``evaluate``)."""
+    return evaluate(item_source, params=params, bm25_score=bm25_score).components
+
+
+def score(
+    item_source: Mapping[str, Any], *, params: Mapping[str, Any], bm25_score: float = 0.0
+) -> float:
+    """The blended score of one item: the sum of its weighted components."""
+    return evaluate(item_source, params=params, bm25_score=bm25_score).score

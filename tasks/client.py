@@ -1,0 +1,124 @@
+"""Send work to the workers and wait for it: what the CLI, the API and the demo use."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from celery.result import AsyncResult
+from kombu.exceptions import OperationalError
+
+from plugin.errors import ServiceUnavailable
+from plugin.settings import Settings
+from tasks.app import create_app
+
+logger = logging.getLogger(__name__)
+
+RESULT_TIMEOUT_S = 600.0
+
+
+class TaskClient:
+    """A Celery producer bound to the settings' Redis; closes its connections on exit."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.app = create_app(settings)
+
+    def __enter__(self) -> TaskClient:
+        return self
+
+    def __exit__(self, *exc: object | TracebackType | None) -> None:
+        self.app.close()
+
+    def require_workers(self) -> None:
+        try:
+            replies = self.app.control.ping(timeout=2.0) or []
+        except OperationalError:
+            raise ServiceUnavailable(
+                f"Redis at {self.settings.effective_redis_url.split('@')[-1]} is not reachable; "
+                "run `interest up`"
+            ) from None
+        if not replies:
+            raise ServiceUnavailable("no Celery worker answers; run `interest up` to start one")
+
+    def send(self, name: str, *args: Any, **kwargs: Any) -> AsyncResult:
+        try:
+            return self.app.send_task(name, args=args, kwargs=kwargs)
+        except OperationalError:
+            raise ServiceUnavailable("Redis is not reachable; run `interest up`") from None
+
+    def index_items(
+        self, rows: Sequence[Mapping[str, Any]], *, batch_size: int, progress: bool = True
+    ) -> dict[str, Any]:
+        """Index rows through the encode queue in batches; wait until they are searchable."""
+        self.require_workers()
+        started = time.perf_counter()
+        batches = [list(rows[i : i + batch_size]) for i in range(0, len(rows), batch_size)]
+        pending = [self.send("tasks.indexing.index_items", batch) for batch in batches]
+        indexed, errors = 0, []
+        bar = _progress(len(rows), "indexing", enabled=progress)
+        for batch, result in zip(batches, pending, strict=True):
+            outcome = result.get(timeout=RESULT_TIMEOUT_S)
+            indexed += outcome["indexed"]
+            errors.extend(outcome["errors"])
+            bar.update(len(batch))
+        bar.close()
+        self.refresh("items")
+        return {
+            "indexed": indexed,
+            "errors": errors,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+
+    def record_events(
+        self,
+        events: Sequence[Mapping[str, Any]],
+        *,
+        batch_size: int = 64,
+        wait: bool = True,
+        progress: bool = False,
+    ) -> dict[str, Any]:
+        """Send events in batches; with ``wait``, block until the interests reflect them."""
+        self.require_workers()
+        started = time.perf_counter()
+        batches = [list(events[i : i + batch_size]) for i in range(0, len(events), batch_size)]
+        pending = [
+            self.send("tasks.events.record_events", batch, refresh=wait) for batch in batches
+        ]
+        totals: dict[str, Any] = {
+            "applied": 0,
+            "duplicates": 0,
+            "errors": [],
+            "queued": len(events),
+        }
+        if not wait:
+            totals["task_ids"] = [result.id for result in pending]
+            return totals
+        bar = _progress(len(events), "events", enabled=progress)
+        for batch, result in zip(batches, pending, strict=True):
+            outcome = result.get(timeout=RESULT_TIMEOUT_S)
+            totals["applied"] += outcome["applied"]
+            totals["duplicates"] += outcome["duplicates"]
+            totals["errors"].extend(outcome["errors"])
+            bar.update(len(batch))
+        bar.close()
+        totals["seconds"] = round(time.perf_counter() - started, 3)
+        return totals
+
+    def refresh(self, index_name: str) -> None:
+        from plugin.es import make_es_client
+
+        es = make_es_client(self.settings)
+        try:
+            es.indices.refresh(index=self.settings.index_alias(index_name))
+        finally:
+            es.close()
+
+
+def _progress(total: int, desc: str, *, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="item", disable=not enabled, file=None)
