@@ -1,0 +1,169 @@
+package dev.dynamicinterest.scoring;
+
+import static dev.dynamicinterest.scoring.Component.BM25;
+import static dev.dynamicinterest.scoring.Component.CATEGORY;
+import static dev.dynamicinterest.scoring.Component.COLLABORATIVE;
+import static dev.dynamicinterest.scoring.Component.FRESHNESS;
+import static dev.dynamicinterest.scoring.Component.INTEREST;
+import static dev.dynamicinterest.scoring.Component.POPULARITY;
+import static dev.dynamicinterest.scoring.Component.QUERY;
+
+/**
+ * The blend: score = sum of weight * component, every component in [0, 1].
+ * Everything that depends only on the params (unit vectors, the user vector) is computed once here,
+ * so {@link #score} allocates nothing and reads each document vector once.
+ * A component whose weight is 0 is not computed and its document values need not be read.
+ */
+public final class BlendScorer {
+    private static final double MILLIS_PER_DAY = 86_400_000.0;
+
+    private final BlendParams params;
+    /** Unit query vector, or null when absent. */
+    private final float[] query;
+    /** Unit user vector u, or null when neither long_term nor short_term is given. */
+    private final float[] user;
+    private final float[][] clusters;
+    private final float[] collab;
+
+    public BlendScorer(BlendParams params) {
+        this.params = params;
+        this.query = params.queryVector() == null ? null : VectorMath.unit(params.queryVector());
+        this.user = userVector(params);
+        this.clusters = new float[params.clusters().length][];
+        for (int i = 0; i < clusters.length; i++) {
+            clusters[i] = VectorMath.unit(params.clusters()[i]);
+        }
+        this.collab = params.collabVector() == null ? null : VectorMath.unit(params.collabVector());
+    }
+
+    /** u = (1 - a) * unit(long_term) + a * unit(short_term), an absent one adding nothing. */
+    private static float[] userVector(BlendParams p) {
+        if (p.longTerm() == null && p.shortTerm() == null) {
+            return null;
+        }
+        float[] user = new float[p.longTerm() != null ? p.longTerm().length : p.shortTerm().length];
+        double a = p.shortTermWeight();
+        if (p.longTerm() != null) {
+            user = VectorMath.weightedSum(user, 1, VectorMath.unit(p.longTerm()), 1 - a);
+        }
+        if (p.shortTerm() != null) {
+            user = VectorMath.weightedSum(user, 1, VectorMath.unit(p.shortTerm()), a);
+        }
+        return VectorMath.unit(user); // only its direction matters
+    }
+
+    public BlendParams params() {
+        return params;
+    }
+
+    private boolean weighted(Component c) {
+        return params.weight(c) > 0;
+    }
+
+    public boolean needsScore() {
+        return weighted(BM25);
+    }
+
+    public boolean needsItemVector() {
+        return (weighted(QUERY) && query != null) || (weighted(INTEREST) && (user != null || clusters.length > 0));
+    }
+
+    public boolean needsCollabVector() {
+        return weighted(COLLABORATIVE) && collab != null;
+    }
+
+    public boolean needsCreatedAt() {
+        return weighted(FRESHNESS);
+    }
+
+    public boolean needsCategory() {
+        return weighted(CATEGORY) && params.categoryAffinity().isEmpty() == false;
+    }
+
+    public boolean needsPopularity() {
+        return weighted(POPULARITY);
+    }
+
+    /** Scores one document, filling {@code out} with each weighted contribution; never negative, never NaN. */
+    public double score(DocFeatures doc, Breakdown out) {
+        out.setBestCluster(-1);
+        out.set(BM25, weighted(BM25) ? params.weight(BM25) * bm25(doc.subQueryScore) : 0);
+        double itemNorm = doc.itemVector == null ? 0 : VectorMath.norm(doc.itemVector);
+        out.set(QUERY, weighted(QUERY) && query != null ? params.weight(QUERY) * textSimilarity(query, doc.itemVector, itemNorm) : 0);
+        out.set(INTEREST, weighted(INTEREST) ? params.weight(INTEREST) * interest(doc.itemVector, itemNorm, out) : 0);
+        out.set(FRESHNESS, weighted(FRESHNESS) && doc.hasCreatedAt ? params.weight(FRESHNESS) * freshness(doc.createdAtMillis) : 0);
+        out.set(CATEGORY, weighted(CATEGORY) ? params.weight(CATEGORY) * clamp01(doc.categoryAffinity) : 0);
+        out.set(POPULARITY, weighted(POPULARITY) ? params.weight(POPULARITY) * popularity(doc.popularity) : 0);
+        out.set(COLLABORATIVE, needsCollabVector() ? params.weight(COLLABORATIVE) * collaborative(doc.collabVector) : 0);
+        return out.total();
+    }
+
+    /** s / (s + k): saturates unbounded BM25 scores into [0, 1]. */
+    double bm25(double subQueryScore) {
+        if (subQueryScore == Double.POSITIVE_INFINITY) {
+            return 1;
+        }
+        double s = subQueryScore > 0 ? subQueryScore : 0;
+        return s / (s + params.bm25K());
+    }
+
+    /** (1 - b) * cos+(u, item) + b * best cluster; either part alone when the other is absent. */
+    double interest(float[] item, double itemNorm, Breakdown out) {
+        if (item == null) {
+            return 0;
+        }
+        double userPart = user == null ? 0 : textSimilarity(user, item, itemNorm);
+        if (clusters.length == 0) {
+            return userPart;
+        }
+        double best = 0;
+        int bestIndex = -1;
+        for (int c = 0; c < clusters.length; c++) {
+            double match = textSimilarity(clusters[c], item, itemNorm) * params.clusterWeights()[c];
+            if (match > best) {
+                best = match;
+                bestIndex = c;
+            }
+        }
+        out.setBestCluster(bestIndex);
+        if (user == null) {
+            return best;
+        }
+        double b = params.clusterMix();
+        return (1 - b) * userPart + b * best;
+    }
+
+    /** 2^(-age / half-life); 1 for dates in the future. */
+    double freshness(long createdAtMillis) {
+        double ageDays = (params.nowMillis() - createdAtMillis) / MILLIS_PER_DAY;
+        return ageDays <= 0 ? 1 : Math.pow(2, -ageDays / params.halfLifeDays());
+    }
+
+    /** min(1, ln(1 + pop) / norm), negative or NaN popularity counting as 0. */
+    double popularity(double popularity) {
+        double pop = popularity > 0 ? popularity : 0;
+        return Math.min(1, Math.log1p(pop) / params.popularityNorm());
+    }
+
+    double collaborative(float[] itemCollab) {
+        return itemCollab == null ? 0 : positiveCosine(collab, itemCollab, VectorMath.norm(itemCollab));
+    }
+
+    /** The positive cosine rescaled from [similarity_floor, 1] to [0, 1]; the item-vector components use it. */
+    private double textSimilarity(float[] unit, float[] item, double itemNorm) {
+        double floor = params.similarityFloor();
+        return Math.max(0, (positiveCosine(unit, item, itemNorm) - floor) / (1 - floor));
+    }
+
+    private static double positiveCosine(float[] unit, float[] v, double vNorm) {
+        if (v == null) {
+            return 0;
+        }
+        double cos = VectorMath.cosine(unit, v, vNorm);
+        return cos > 0 ? Math.min(1, cos) : 0;
+    }
+
+    private static double clamp01(double x) {
+        return x > 0 ? Math.min(1, x) : 0;
+    }
+}

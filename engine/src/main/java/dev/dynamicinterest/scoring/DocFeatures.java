@@ -1,0 +1,21 @@
+package dev.dynamicinterest.scoring;
+
+/**
+ * What the blend reads from one document. A single instance is refilled for every document
+ * so that scoring allocates nothing per document.
+ */
+public final class DocFeatures {
+    /** The sub-query's {@code _score}. */
+    public double subQueryScore;
+    /** The item's {@code vector_field} vector, or null when the document has none. */
+    public float[] itemVector;
+    /** The item's {@code collab_field} vector, or null when the document has none. */
+    public float[] collabVector;
+    /** Whether the document has a {@code freshness_field} value. */
+    public boolean hasCreatedAt;
+    public long createdAtMillis;
+    /** The highest clamped affinity of the document's categories; 0 when none is known. */
+    public double categoryAffinity;
+    /** The {@code popularity_field} value; 0 when missing. */
+    public double popularity;
+}
