@@ -8,10 +8,12 @@ MVN    ?= mvn -B -q
 
 setup: prereqs venv engine
 
-# System packages this project runs: redis-server (Debian), Java 17 and Maven.
+# System packages this project runs: redis-server and chromium (Debian), Java 17 and Maven.
 prereqs:
 	@command -v redis-server >/dev/null || { echo "installing redis-server"; \
 	  (apt-get update -qq && apt-get install -y -qq redis-server) >/dev/null; }
+	@command -v chromium >/dev/null || { echo "installing chromium (the search page's browser test)"; \
+	  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null; }
 	@command -v java >/dev/null || { echo "Java 17 is missing: apt-get install -y openjdk-17-jdk-headless"; exit 1; }
 	@command -v mvn >/dev/null || { echo "Maven is missing: apt-get install -y maven"; exit 1; }
 

@@ -62,9 +62,12 @@ class InterestParams:
             about 1/20) drops out below ``cluster_evict_weight``.
         max_clusters: five interests are enough for diverse recommendations and keep
             the document and the scorer's params small.
-        cluster_join_threshold: cosine at which an event joins its nearest cluster. Depends
-            on the encoder: 0.5 suits all-MiniLM-L6-v2; multilingual-e5 cosines sit in
-            0.7-0.9 even for unrelated texts and need about 0.85.
+        cluster_join_threshold: cosine at which an event joins its nearest cluster on
+            similarity alone. Depends on the encoder: 0.5 suits all-MiniLM-L6-v2;
+            multilingual-e5 cosines sit in 0.7-0.9 even for unrelated texts and need ~0.9.
+        cluster_support_threshold: a lower cosine at which an event still joins a cluster
+            that shares its category or one of its keywords (the text evidence that a
+            weak embedding similarity alone cannot give). Defaults to the join threshold.
         cluster_evict_weight: decayed weight (in events) below which a cluster is dropped.
         max_keywords / max_categories: size bounds of the affinity maps (by |weight|).
         max_recent_items: how many seen item ids are kept for "don't recommend again".
@@ -79,6 +82,7 @@ class InterestParams:
     cluster_half_life_days: float = 14.0
     max_clusters: int = 5
     cluster_join_threshold: float = 0.5
+    cluster_support_threshold: float | None = None
     cluster_evict_weight: float = 0.05
     max_keywords: int = 100
     max_categories: int = 50
@@ -113,6 +117,9 @@ class InterestParams:
             raise ConfigError(
                 f"cluster_join_threshold must be in [-1, 1], got {self.cluster_join_threshold!r}"
             )
+        support = self.cluster_support_threshold
+        if support is not None and (not _is_number(support) or not -1.0 <= support <= 1.0):
+            raise ConfigError(f"cluster_support_threshold must be in [-1, 1], got {support!r}")
         if not _is_number(self.cluster_evict_weight) or not self.cluster_evict_weight >= 0:
             raise ConfigError(
                 f"cluster_evict_weight must be >= 0, got {self.cluster_evict_weight!r}"
@@ -259,6 +266,13 @@ class Cluster:
     last_seen_ms: int
     count: int
     label_hint: str | None = None
+    categories: Mapping[str, int] = field(default_factory=dict)
+
+    def shares_topic(self, event: InterestEvent) -> bool:
+        """Same category, or a keyword in common: evidence beyond the embedding."""
+        if event.category and event.category in self.categories:
+            return True
+        return any(word in self.keywords for word in event.keywords)
 
     @property
     def label(self) -> str:
@@ -472,6 +486,7 @@ def from_document(doc: Mapping[str, Any] | None) -> InterestState:
                 last_seen_ms=int(item["last_seen_ms"]),
                 count=int(item["count"]),
                 label_hint=item.get("label_hint"),
+                categories={str(k): int(v) for k, v in item.get("categories") or []},
             )
             for item in raw.get("clusters", [])
         )
@@ -543,13 +558,18 @@ def _update_clusters(
 ) -> tuple[tuple[Cluster, ...], int, int | None]:
     """Join the nearest cluster, start a new one (likes), or weaken one (dislikes)."""
     half_life_ms = params.cluster_half_life_days * DAY_MS
+    support = params.cluster_support_threshold
+    support = params.cluster_join_threshold if support is None else support
     best, best_cos = None, -math.inf
     for index, cluster in enumerate(clusters):
         direction = cluster.acc.direction()
         cos = -math.inf if direction is None else float(direction @ vector)
-        if cos > best_cos:
+        eligible = cos >= params.cluster_join_threshold or (
+            cos >= support and cluster.shares_topic(event)
+        )
+        if eligible and cos > best_cos:
             best, best_cos = index, cos
-    joins = best is not None and best_cos >= params.cluster_join_threshold
+    joins = best is not None
     if weight < 0 and not joins:
         return clusters, next_id, None
     if joins:
@@ -566,6 +586,7 @@ def _update_clusters(
             last_seen_ms=max(old.last_seen_ms, event.time_ms) if weight > 0 else old.last_seen_ms,
             count=old.count + 1,
             label_hint=(event.label if weight > 0 else None) or old.label_hint,
+            categories=_counted(old.categories, event.category if weight > 0 else None),
         )
         return (*clusters[:best], updated, *clusters[best + 1 :]), next_id, old.id
     keywords: dict[str, float] = {}
@@ -579,8 +600,16 @@ def _update_clusters(
         last_seen_ms=event.time_ms,
         count=1,
         label_hint=event.label,
+        categories=_counted({}, event.category),
     )
     return (*clusters, created), next_id + 1, next_id
+
+
+def _counted(counts: Mapping[str, int], category: str | None) -> dict[str, int]:
+    updated = dict(counts)
+    if category:
+        updated[category] = updated.get(category, 0) + 1
+    return updated
 
 
 def _prune_clusters(
@@ -743,6 +772,7 @@ def _state_to_json(state: InterestState) -> dict[str, Any]:
                 "last_seen_ms": cluster.last_seen_ms,
                 "count": cluster.count,
                 "label_hint": cluster.label_hint,
+                "categories": [[k, v] for k, v in cluster.categories.items()],
             }
             for cluster in state.clusters
         ],

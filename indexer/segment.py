@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -126,10 +127,11 @@ def keywords(text: str, top_k: int = DEFAULT_TOP_K) -> list[tuple[str, float]]:
     if _HAN_RE.search(text):
         scores = _tfidf_keywords(text, top_k)
     else:
+        generic = _generic_english_words()
         counts = Counter(
             word
             for word in tokens(text)
-            if len(word) >= MIN_ENGLISH_KEYWORD_LEN and not word.isdigit()
+            if len(word) >= MIN_ENGLISH_KEYWORD_LEN and not word.isdigit() and word not in generic
         )
         scores = dict(counts)
     # Counter and dict keep first-seen order, so ties break by position in the text.
@@ -138,6 +140,24 @@ def keywords(text: str, top_k: int = DEFAULT_TOP_K) -> list[tuple[str, float]]:
         return []
     top = ranked[0][1]
     return [(word, weight / top) for word, weight in ranked]
+
+
+# Words that say little about a topic ("first", "today", "great"): fine for BM25, useless as
+# interest labels. scikit-learn's English list plus everyday time and praise words.
+_GENERIC_EN_TEXT = """
+    today tonight yesterday tomorrow day days night week weeks month year years time times
+    morning evening weekend ago soon finally really actually just still new old good great
+    best better nice cool amazing awesome perfect love loved like liked want wanted going
+    went got get make made think thought know way lot lots thing things planning learning
+    works working work next last first second one two three four five
+"""
+
+
+@functools.cache
+def _generic_english_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS) | frozenset(_GENERIC_EN_TEXT.split())
 
 
 def entities(text: str, limit: int = DEFAULT_ENTITY_LIMIT) -> list[str]:

@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -129,13 +130,15 @@ def cmd_events(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_interests(args: argparse.Namespace, settings: Settings) -> int:
+    from indexer.interests import from_document, summary
     from plugin.service import open_service
 
     with open_service(settings, need_encoder=False) as service:
-        summary = service.interest_summary(args.user)
-    lines = [f"user {args.user}: {summary['events']} events, updated {summary['updated_at']}"]
-    lines += [f"  {c['weight']:.3f}  {c['label']}" for c in summary["clusters"]]
-    emit(args, summary, "\n".join(lines))
+        document = service.interest_document(args.user) or {}
+    state = summary(from_document(document), user=args.user, now_ms=int(time.time() * 1000))
+    lines = [f"user {args.user}: {state['events']} events, updated {state['updated_at']}"]
+    lines += [f"  {c['weight']:.3f}  {c['label']}" for c in state["clusters"]]
+    emit(args, state, "\n".join(lines))
     return 0
 
 
@@ -150,6 +153,111 @@ def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
         payload,
         f"removed {removed['interests']} interest document(s), {removed['events']} events",
     )
+    return 0
+
+
+def _segmenter() -> Callable[[str], str]:
+    from indexer.segment import segmented
+
+    return segmented
+
+
+def _filters(args: argparse.Namespace) -> Any:
+    from plugin.types import SearchFilters
+
+    categories = tuple(c for c in (args.category or []) if c)
+    if not categories and not args.since and not args.until:
+        return None
+    return SearchFilters(categories=categories, created_from=args.since, created_to=args.until)
+
+
+def _print_hits(args: argparse.Namespace, result: Any) -> None:
+    from plugin.service import result_to_json
+
+    payload = result_to_json(result)
+    lines = ["(cold start: popular and fresh items)"] if result.cold_start else []
+    for rank, hit in enumerate(payload["hits"], start=1):
+        lines.append(f"{rank:2d}. {hit['score']:.3f}  {hit['title'][:70]}  [{hit['id']}]")
+        lines.append(f"      {hit['reason']}")
+    emit(args, payload, "\n".join(lines) or "no results")
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from plugin.service import open_service
+
+    with open_service(settings, segmenter=_segmenter()) as service:
+        result = service.search(
+            args.query,
+            user=args.user,
+            size=args.size,
+            mode=args.mode,
+            scorer=args.scorer,
+            filters=_filters(args),
+        )
+    _print_hits(args, result)
+    return 0
+
+
+def cmd_recommend(args: argparse.Namespace, settings: Settings) -> int:
+    from plugin.service import open_service
+
+    with open_service(settings, need_encoder=False) as service:
+        result = service.recommend(
+            args.user, size=args.size, mode=args.mode, scorer=args.scorer, filters=_filters(args)
+        )
+    _print_hits(args, result)
+    return 0
+
+
+def cmd_weights(args: argparse.Namespace, settings: Settings) -> int:
+    from plugin.service import open_service
+
+    with open_service(settings, need_encoder=False) as service:
+        if args.action == "show":
+            payload: Any = service.weights()
+        elif args.action == "history":
+            payload = service.weights_history()
+        elif args.action == "set":
+            if not args.pairs:
+                raise_input("weights set needs KEY=VALUE pairs, e.g. bm25=0.4 interest=0.3")
+            updates = {}
+            for pair in args.pairs:
+                key, sep, value = pair.partition("=")
+                if not sep or not key.strip():
+                    raise_input(f"expected KEY=VALUE, got {pair!r}")
+                updates[key.strip()] = value.strip()
+            payload = service.set_weights(updates, note=args.note or "")
+        else:
+            payload = service.rollback_weights(args.version)
+    if isinstance(payload, list):
+        text = "\n".join(
+            f"v{v.get('version')}  {v.get('updated_at')}  {v.get('note', '')}" for v in payload
+        )
+    else:
+        weights = ", ".join(f"{k}={v:g}" for k, v in payload["weights"].items())
+        text = f"v{payload['version']} ({payload['updated_at']}): {weights}"
+    emit(args, payload, text)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from plugin.demo import run_demo
+    from stack.control import up
+
+    if args.dataset not in (None, "sample"):
+        raise_input(f"dataset {args.dataset!r} is not supported by the demo yet; omit --dataset")
+    up(settings)
+    out = Path(args.out) if args.out else settings.state_dir / "reports" / "demo"
+    run_demo(settings, out_dir=out, echo=not args.json)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from plugin.api import serve
+
+    serve(settings, host=args.host, port=args.port or settings.api_port)
     return 0
 
 
@@ -202,6 +310,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", required=True)
     p = add("forget", cmd_forget, "erase a user's interest document and events")
     p.add_argument("--user", required=True)
+
+    def ranking_options(p: argparse.ArgumentParser, default_mode: str) -> None:
+        p.add_argument("--size", type=int, default=10)
+        p.add_argument("--mode", choices=["exact", "approx"], default=default_mode)
+        p.add_argument(
+            "--scorer", choices=["native", "portable"], default=None,
+            help="default: native when the scoring plugin is on every node",
+        )  # fmt: skip
+        p.add_argument("--category", action="append", help="only this category (repeatable)")
+        p.add_argument("--since", help="only items created at or after this ISO date")
+        p.add_argument("--until", help="only items created at or before this ISO date")
+
+    p = add("search", cmd_search, "personalised search")
+    p.add_argument("query")
+    p.add_argument("--user", help="rank for this user (omit for plain BM25)")
+    ranking_options(p, "exact")
+    p = add("recommend", cmd_recommend, "recommendations for a user, no query")
+    p.add_argument("--user", required=True)
+    ranking_options(p, "approx")
+
+    p = add("demo", cmd_demo, "the main job: index a sample, replay events, show interests move")
+    p.add_argument("--dataset", help="sample (default)")
+    p.add_argument("--data-dir", help="folder of the dataset")
+    p.add_argument("--out", help="report folder (default: STATE_DIR/reports/demo)")
+
+    p = add("serve", cmd_serve, "the HTTP API and the search page", json_flag=False)
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    p.add_argument("--port", type=int, default=0, help="default: INTEREST_API_PORT (8000)")
+
+    p = add("weights", cmd_weights, "show, set, list or roll back the blend weights in _meta")
+    p.add_argument("action", choices=["show", "set", "history", "rollback"])
+    p.add_argument("pairs", nargs="*", help="KEY=VALUE for set; VERSION for rollback")
+    p.add_argument("--note", help="why this change (kept in the history)")
     return parser
 
 
@@ -219,6 +360,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
+    if getattr(args, "action", None) == "rollback":
+        args.version = int(args.pairs[0]) if args.pairs and args.pairs[0].isdigit() else None
+        if args.pairs and args.version is None:
+            parser.error(f"rollback takes a version number, got {args.pairs[0]!r}")
     try:
         settings = Settings.from_env()
         code: int = args.handler(args, settings)

@@ -27,7 +27,9 @@ class ModelProfile:
 
     ``similarity_floor`` is the cosine typical of unrelated texts: e5 models put almost every
     pair above 0.7, so the scorer rescales cosines to (cos - floor) / (1 - floor) to keep a
-    usable range. ``cluster_threshold`` is the cosine above which an event joins an interest.
+    usable range. ``cluster_threshold`` is the cosine above which an event joins an interest
+    on similarity alone; ``cluster_support_threshold`` the lower one at which it joins an
+    interest that shares its category or a keyword.
     """
 
     name: str
@@ -36,7 +38,8 @@ class ModelProfile:
     query_prefix: str = ""
     passage_prefix: str = ""
     similarity_floor: float = 0.0
-    cluster_threshold: float = 0.45
+    cluster_threshold: float = 0.5
+    cluster_support_threshold: float = 0.35
     languages: tuple[str, ...] = ("en",)
 
     def identity(self) -> dict[str, Any]:
@@ -47,13 +50,14 @@ class ModelProfile:
             "prefixes": {"query": self.query_prefix, "passage": self.passage_prefix},
             "similarity_floor": self.similarity_floor,
             "cluster_threshold": self.cluster_threshold,
+            "cluster_support_threshold": self.cluster_support_threshold,
             "languages": list(self.languages),
         }
 
 
 # Floors and thresholds measured on a bilingual probe set (see README, "Models").
 KNOWN_MODELS: dict[str, ModelProfile] = {
-    MINILM: ModelProfile(MINILM, 384, "sentence-transformers", cluster_threshold=0.45),
+    MINILM: ModelProfile(MINILM, 384, "sentence-transformers"),
     E5_SMALL: ModelProfile(
         E5_SMALL,
         384,
@@ -61,7 +65,8 @@ KNOWN_MODELS: dict[str, ModelProfile] = {
         query_prefix="query: ",
         passage_prefix="passage: ",
         similarity_floor=0.75,
-        cluster_threshold=0.88,
+        cluster_threshold=0.9,
+        cluster_support_threshold=0.8,
         languages=("en", "zh", "multi"),
     ),
 }

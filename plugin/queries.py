@@ -79,6 +79,8 @@ KEYWORD_FIELDS: tuple[str, ...] = ("keywords", "tags")
 CHINESE_FIELD = "text_zh"
 BM25_QUERY_NAME = "bm25"
 # The portable mode reads each hit's BM25 score from its named lexical clause.
+# The share of a hit's score a personal signal needs before it is named as the reason.
+PERSONAL_REASON_SHARE = 0.2
 PORTABLE_SEARCH_PARAMS: Mapping[str, Any] = {"include_named_queries_score": True}
 
 MAX_SIZE = 10_000
@@ -322,7 +324,6 @@ def build_native_params(
     now_ms: int,
     lexical: bool = True,
     cluster: int | None = None,
-    similarity_floor: float = 0.0,
 ) -> dict[str, Any]:
     """The params of the native scorer for one request.
 
@@ -336,8 +337,6 @@ def build_native_params(
             ``match_all`` score of 1 would otherwise add the same constant to every item).
         cluster: only this index of ``profile.clusters``, at cluster weight 1 (one body per
             interest in recommendations).
-        similarity_floor: the model's cosine for unrelated texts (from ``_meta.model``);
-            text cosines are rescaled from [floor, 1] to [0, 1].
 
     Returns:
         The params dict; absent and all-zero vectors are left out. ``short_term_weight`` is
@@ -365,8 +364,9 @@ def build_native_params(
         "short_term_weight": config.short_term_weight,
         "cluster_mix": config.cluster_mix,
     }
-    if similarity_floor > 0.0:
-        params["similarity_floor"] = float(similarity_floor)
+    if config.similarity_floor > 0.0:
+        # The model's cosine for unrelated texts: text cosines are rescaled to [0, 1] above it.
+        params["similarity_floor"] = float(config.similarity_floor)
     dims: dict[str, list[float]] = {}
     if query is not None:
         params["query_vector"] = dims["query_vector"] = query
@@ -1026,30 +1026,35 @@ def reason_for(
         profile: the user, for a fallback label (top keyword or category).
         item_category: the item's category, named in the category reason.
     """
-    groups = {
-        "search": components.get("bm25", 0.0) + components.get("query", 0.0),
+    search = components.get("bm25", 0.0) + components.get("query", 0.0)
+    personal = {
         "interest": components.get("interest", 0.0),
         "category": components.get("category", 0.0),
         "collaborative": components.get("collaborative", 0.0),
+    }
+    context = {
         "popularity": components.get("popularity", 0.0),
         "freshness": components.get("freshness", 0.0),
     }
-    best = max(groups, key=lambda name: groups[name])  # ties: the earlier group
-    if groups[best] <= 0:
+    total = search + sum(personal.values()) + sum(context.values())
+    if total <= 0:
         return "recommended for you"
-    if best == "search":
+    label = cluster_label or (_top(profile.keywords) if profile else None)
+    if search >= max(*personal.values(), *context.values()):
+        if personal["interest"] >= PERSONAL_REASON_SHARE * total and label:
+            return f"matches your search and your interest in {label}"
         return "matches your search"
-    if best == "interest":
-        label = cluster_label or (_top(profile.keywords) if profile else None)
-        return f"because you wrote about {label}" if label else "similar to what you like"
-    if best == "category":
-        name = item_category or (_top(profile.categories) if profile else None)
-        return f"in a category you like ({name})" if name else "in a category you like"
-    if best == "collaborative":
+    # Personal signals explain a pick better than freshness or popularity, which most items
+    # share: they win once they carry a fair share of the score.
+    best = max(personal, key=lambda name: personal[name])  # ties: the earlier one
+    if personal[best] >= PERSONAL_REASON_SHARE * total:
+        if best == "interest":
+            return f"because of your interest in {label}" if label else "similar to what you like"
+        if best == "category":
+            name = item_category or (_top(profile.categories) if profile else None)
+            return f"in a category you like ({name})" if name else "in a category you like"
         return "liked by people with similar tastes"
-    if best == "popularity":
-        return "popular right now"
-    return "fresh"
+    return "popular right now" if context["popularity"] > context["freshness"] else "fresh"
 
 
 def _category_of(source: Mapping[str, Any]) -> str | None:

@@ -3,35 +3,93 @@
 from __future__ import annotations
 
 import logging
+import re
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
 
 from plugin.encoder import Encoder, load_encoder, profile_for
-from plugin.es import check_reachable, ensure_indices, make_es_client
+from plugin.errors import InputError
+from plugin.es import (
+    check_model,
+    check_reachable,
+    ensure_indices,
+    make_es_client,
+    read_meta,
+    write_meta,
+)
+from plugin.es import scorer_mode as detect_scorer_mode
 from plugin.privacy import forget_user
+from plugin.profiles import profile_from_document
 from plugin.pseudonym import load_user_key, pseudonymize
+from plugin.queries import (
+    PORTABLE_SEARCH_PARAMS,
+    build_cold_start_body,
+    build_native_params,
+    build_portable_search_body,
+    build_recommend_bodies,
+    build_search_body,
+    cluster_quotas,
+    merge_recommendations,
+    parse_hit,
+    rank_portable_hits,
+    recommend_clusters,
+)
 from plugin.settings import Settings
+from plugin.types import (
+    BlendConfig,
+    BlendWeights,
+    SearchFilters,
+    SearchHit,
+    SearchResult,
+    UserProfile,
+)
+from plugin.weights import DEFAULT_WEIGHTS, history, parse_meta, rollback, with_new_weights
 
 logger = logging.getLogger(__name__)
+
+# How long a blend read from `_meta` is reused: an admin's change shows within this time.
+CONFIG_TTL_S = 2.0
+MAX_QUERY_CHARS = 1000
+HAN = re.compile(r"[\u3400-\u9fff]")
+Segmenter = Callable[[str], str]
 
 
 class PersonalizedSearch:
     """Query-time operations over one Elasticsearch client and one encoder."""
 
-    def __init__(self, es: Elasticsearch, *, settings: Settings, encoder: Encoder | None = None):
+    def __init__(
+        self,
+        es: Elasticsearch,
+        *,
+        settings: Settings,
+        encoder: Encoder | None = None,
+        segmenter: Segmenter | None = None,
+    ):
         self.es = es
         self.settings = settings
         self._encoder = encoder
+        self._segmenter = segmenter
+        self._config: tuple[float, BlendConfig] | None = None
+        self._scorer: str | None = None
+        self._lock = threading.Lock()
 
+    # --- collaborators -----------------------------------------------------------------------
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
             self._encoder = load_encoder(self.settings)
         return self._encoder
+
+    @property
+    def items_alias(self) -> str:
+        return self.settings.index_alias("items")
 
     def model_identity(self) -> dict[str, Any]:
         profile = profile_for(self.settings.model)
@@ -44,12 +102,52 @@ class PersonalizedSearch:
         check_reachable(self.es, self.settings)
         return ensure_indices(self.es, self.settings, model=self.model_identity())
 
-    @property
-    def user_key(self) -> bytes:
-        return load_user_key(self.settings)
+    def blend_config(self, *, fresh: bool = False) -> BlendConfig:
+        """The blend in `_meta`, re-read at most every CONFIG_TTL_S seconds."""
+        with self._lock:
+            cached = self._config
+            if not fresh and cached is not None and cached[0] > time.monotonic():
+                return cached[1]
+        meta = read_meta(self.es, self.items_alias)
+        model = meta.get("model") or {}
+        if model.get("name") != self.settings.model:
+            check_model(meta, self.model_identity())
+        config = replace(parse_meta(meta), similarity_floor=float(model.get("similarity_floor", 0)))
+        with self._lock:
+            self._config = (time.monotonic() + CONFIG_TTL_S, config)
+        return config
 
+    def scorer_mode(self) -> str:
+        if self._scorer is None:
+            self._scorer = detect_scorer_mode(self.es)
+        return self._scorer
+
+    # --- admin: blend weights in `_meta` ---------------------------------------------------
+    def weights(self) -> dict[str, Any]:
+        config = self.blend_config(fresh=True)
+        return weights_to_json(config)
+
+    def weights_history(self) -> list[dict[str, Any]]:
+        return history(read_meta(self.es, self.items_alias))
+
+    def set_weights(self, updates: dict[str, str | float], *, note: str = "") -> dict[str, Any]:
+        """Validate and write a new blend version; invalid input raises and changes nothing."""
+        meta = read_meta(self.es, self.items_alias)
+        write_meta(
+            self.es,
+            self.items_alias,
+            with_new_weights(meta, updates, note=note, now_iso=_now_iso()),
+        )
+        return self.weights()
+
+    def rollback_weights(self, version: int | None = None) -> dict[str, Any]:
+        meta = read_meta(self.es, self.items_alias)
+        write_meta(self.es, self.items_alias, rollback(meta, version, now_iso=_now_iso()))
+        return self.weights()
+
+    # --- users -------------------------------------------------------------------------------
     def pseudonym(self, user: str) -> str:
-        return pseudonymize(user, self.user_key)
+        return pseudonymize(user, load_user_key(self.settings))
 
     def interest_document(self, user: str) -> dict[str, Any] | None:
         """The stored interest document of ``user`` (the host's id), or None."""
@@ -62,13 +160,14 @@ class PersonalizedSearch:
         source: dict[str, Any] = found["_source"]
         return source
 
-    def interest_summary(self, user: str) -> dict[str, Any]:
-        """The CLI/API shape of a user's interests; an unknown user gets an empty state."""
-        from indexer.interests import from_document, summary
-
-        document = self.interest_document(user) or {}
-        now_ms = int(time.time() * 1000)
-        return summary(from_document(document), user=user, now_ms=now_ms)
+    def profile(self, user: str | None) -> UserProfile | None:
+        if not user:
+            return None
+        profile = profile_from_document(user, self.interest_document(user))
+        if profile is None or profile.is_empty:
+            logger.info("no interests for user %s: plain ranking", self.pseudonym(user))
+            return None
+        return profile
 
     def forget(self, user: str) -> dict[str, int]:
         return forget_user(
@@ -78,12 +177,201 @@ class PersonalizedSearch:
             events_index=self.settings.index_alias("user_events"),
         )
 
+    # --- ranking -----------------------------------------------------------------------------
+    def _scorer_for(self, requested: str | None) -> str:
+        if requested in (None, "", "auto"):
+            return self.scorer_mode()
+        if requested not in ("native", "portable"):
+            raise InputError(f"scorer must be 'native' or 'portable', got {requested!r}")
+        if requested == "native" and self.scorer_mode() != "native":
+            raise InputError("the scoring plugin is not on every node; use --scorer portable")
+        return requested
+
+    def _query_parts(self, query: str) -> tuple[str, list[float], str | None]:
+        text = query.strip()
+        if not text:
+            raise InputError("query is empty")
+        if len(text) > MAX_QUERY_CHARS:
+            raise InputError(f"query is longer than {MAX_QUERY_CHARS} characters")
+        vector = self.encoder.encode([text], kind="query")[0].tolist()
+        segmented = self._segmenter(text) if self._segmenter and HAN.search(text) else None
+        return text, vector, segmented
+
+    def search(
+        self,
+        query: str,
+        *,
+        user: str | None = None,
+        size: int = 10,
+        mode: str = "exact",
+        scorer: str | None = None,
+        filters: SearchFilters | None = None,
+    ) -> SearchResult:
+        """Results for ``query`` ranked for ``user``; an unknown user gets plain BM25 order."""
+        scorer = self._scorer_for(scorer)
+        config = self.blend_config()
+        profile = self.profile(user)
+        text, vector, segmented = self._query_parts(query)
+        now_ms = int(time.time() * 1000)
+        if scorer == "portable":
+            params = build_native_params(profile, config, query_vector=vector, now_ms=now_ms)
+            body = build_portable_search_body(
+                text, params=params, segmented_query=segmented, filters=filters, size=size
+            )
+            response = self.es.search(index=self.items_alias, body=body, **PORTABLE_SEARCH_PARAMS)
+            hits = rank_portable_hits(response.body, params=params, profile=profile, size=size)
+        else:
+            body = build_search_body(
+                text,
+                profile=profile,
+                config=config,
+                query_vector=vector,
+                now_ms=now_ms,
+                segmented_query=segmented,
+                filters=filters,
+                size=size,
+                mode=_mode(mode),
+            )
+            response = self.es.search(index=self.items_alias, body=body)
+            hits = [parse_hit(hit, profile=profile) for hit in response["hits"]["hits"]]
+        return SearchResult(hits=tuple(hits), cold_start=profile is None, mode=mode, scorer=scorer)
+
+    def recommend(
+        self,
+        user: str,
+        *,
+        size: int = 10,
+        mode: str = "approx",
+        scorer: str | None = None,
+        filters: SearchFilters | None = None,
+    ) -> SearchResult:
+        """What ``user`` likely wants now: per-interest retrieval merged with quotas."""
+        scorer = self._scorer_for(scorer)
+        config = self.blend_config()
+        profile = self.profile(user)
+        now_ms = int(time.time() * 1000)
+        if profile is None:
+            return self._cold_start(
+                config, size=size, now_ms=now_ms, filters=filters, scorer=scorer
+            )
+        seen = tuple(profile.recent_items)
+        if scorer == "portable":
+            params = build_native_params(
+                profile, config, query_vector=None, now_ms=now_ms, lexical=False
+            )
+            merged_filters = _with_excluded(filters, seen)
+            body = build_portable_search_body(
+                None, params=params, filters=merged_filters, size=size
+            )
+            response = self.es.search(index=self.items_alias, body=body, **PORTABLE_SEARCH_PARAMS)
+            hits = rank_portable_hits(response.body, params=params, profile=profile, size=size)
+            return SearchResult(hits=tuple(hits), cold_start=False, mode=mode, scorer=scorer)
+        bodies = build_recommend_bodies(
+            profile,
+            config,
+            size=size,
+            now_ms=now_ms,
+            exclude_ids=seen,
+            mode=_mode(mode),
+            filters=filters,
+        )
+        searches: list[dict[str, Any]] = []
+        for body in bodies:
+            searches += [{"index": self.items_alias}, body]
+        responses = self.es.msearch(searches=searches)["responses"]
+        clusters = recommend_clusters(profile)
+        merged = merge_recommendations(
+            responses, cluster_quotas(profile, size), size, clusters=clusters
+        )
+        hits = [parse_hit(m.hit, profile=profile, cluster=m.cluster) for m in merged]
+        return SearchResult(hits=tuple(hits), cold_start=False, mode=mode, scorer=scorer)
+
+    def _cold_start(
+        self,
+        config: BlendConfig,
+        *,
+        size: int,
+        now_ms: int,
+        filters: SearchFilters | None,
+        scorer: str,
+    ) -> SearchResult:
+        """Popular and fresh items for a user with no interests yet."""
+        if scorer == "portable":
+            weights = BlendWeights(
+                freshness=config.weights.freshness or DEFAULT_WEIGHTS.freshness,
+                popularity=config.weights.popularity or DEFAULT_WEIGHTS.popularity,
+            )
+            params = build_native_params(
+                None,
+                replace(config, weights=weights),
+                query_vector=None,
+                now_ms=now_ms,
+                lexical=False,
+            )
+            body = build_portable_search_body(None, params=params, filters=filters, size=size)
+            response = self.es.search(index=self.items_alias, body=body, **PORTABLE_SEARCH_PARAMS)
+            hits = rank_portable_hits(response.body, params=params, profile=None, size=size)
+        else:
+            body = build_cold_start_body(config, size, now_ms, filters=filters)
+            response = self.es.search(index=self.items_alias, body=body)
+            hits = [parse_hit(hit, profile=None) for hit in response["hits"]["hits"]]
+        return SearchResult(hits=tuple(hits), cold_start=True, mode="exact", scorer=scorer)
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def weights_to_json(config: BlendConfig) -> dict[str, Any]:
+    return {
+        "version": config.version,
+        "weights": config.weights.as_dict(),
+        "params": config.params(),
+        "updated_at": config.updated_at,
+        "note": config.note,
+    }
+
+
+def _mode(mode: str) -> Any:
+    if mode not in ("exact", "approx"):
+        raise InputError(f"mode must be 'exact' or 'approx', got {mode!r}")
+    return mode
+
+
+def _with_excluded(filters: SearchFilters | None, ids: tuple[str, ...]) -> SearchFilters:
+    base = filters or SearchFilters()
+    return replace(base, exclude_ids=tuple(base.exclude_ids) + ids)
+
+
+def result_to_json(result: SearchResult) -> dict[str, Any]:
+    """The CLI/API shape: components add up to each score."""
+    return {
+        "hits": [hit_to_json(hit) for hit in result.hits],
+        "cold_start": result.cold_start,
+        "mode": result.mode,
+        "scorer": result.scorer,
+    }
+
+
+def hit_to_json(hit: SearchHit) -> dict[str, Any]:
+    return {
+        "id": hit.id,
+        "title": hit.title,
+        "score": hit.score,
+        "components": hit.components,
+        "reason": hit.reason,
+        "interest": hit.cluster_label,
+        "category": hit.source.get("category"),
+    }
+
 
 @contextmanager
-def open_service(settings: Settings, *, need_encoder: bool = True) -> Iterator[PersonalizedSearch]:
+def open_service(
+    settings: Settings, *, need_encoder: bool = True, segmenter: Segmenter | None = None
+) -> Iterator[PersonalizedSearch]:
     es = make_es_client(settings)
     try:
         encoder = load_encoder(settings) if need_encoder else None
-        yield PersonalizedSearch(es, settings=settings, encoder=encoder)
+        yield PersonalizedSearch(es, settings=settings, encoder=encoder, segmenter=segmenter)
     finally:
         es.close()

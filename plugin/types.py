@@ -55,6 +55,8 @@ class BlendConfig:
     version: int = 0
     updated_at: str | None = None
     note: str = ""
+    # A property of the model (``_meta.model``), not an admin knob: set by the service.
+    similarity_floor: float = 0.0
 
     def params(self) -> dict[str, float]:
         """The numeric parameters as stored in ``_meta.blend.params``."""

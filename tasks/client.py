@@ -18,6 +18,7 @@ from tasks.app import create_app
 logger = logging.getLogger(__name__)
 
 RESULT_TIMEOUT_S = 600.0
+WORKER_CHECK_TTL_S = 30.0
 
 
 class TaskClient:
@@ -26,6 +27,7 @@ class TaskClient:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.app = create_app(settings)
+        self._workers_seen_until = 0.0
 
     def __enter__(self) -> TaskClient:
         return self
@@ -34,8 +36,11 @@ class TaskClient:
         self.app.close()
 
     def require_workers(self) -> None:
+        """Fail fast with a clear message when Redis or every worker is down (cached briefly)."""
+        if time.monotonic() < self._workers_seen_until:
+            return
         try:
-            replies = self.app.control.ping(timeout=2.0) or []
+            replies = self.app.control.ping(timeout=2.0, limit=1) or []
         except OperationalError:
             raise ServiceUnavailable(
                 f"Redis at {self.settings.effective_redis_url.split('@')[-1]} is not reachable; "
@@ -43,6 +48,7 @@ class TaskClient:
             ) from None
         if not replies:
             raise ServiceUnavailable("no Celery worker answers; run `interest up` to start one")
+        self._workers_seen_until = time.monotonic() + WORKER_CHECK_TTL_S
 
     def send(self, name: str, *args: Any, **kwargs: Any) -> AsyncResult:
         try:

@@ -24,7 +24,10 @@ def get_processor() -> EventProcessor:
     return EventProcessor(
         get_es(),
         encoder=encoder,
-        params=InterestParams(cluster_join_threshold=encoder.profile.cluster_threshold),
+        params=InterestParams(
+            cluster_join_threshold=encoder.profile.cluster_threshold,
+            cluster_support_threshold=encoder.profile.cluster_support_threshold,
+        ),
         items_index=settings.index_alias("items"),
         events_index=settings.index_alias("user_events"),
         interests_index=settings.index_alias("user_interests"),

@@ -573,7 +573,7 @@ def test_parse_hit_maps_cluster_through_usable_clusters() -> None:
     assert hit.title == "A film"
     assert hit.cluster_label == "sports"  # scorer index 1 -> profile.clusters[2]
     assert hit.score == pytest.approx(sum(hit.components.values()))
-    assert hit.reason == "because you wrote about sports"
+    assert hit.reason == "because of your interest in sports"
     override = parse_hit(_explained_hit(COMPONENTS, 0), profile=profile, cluster=0)
     assert override.cluster_label == "电影"
 
@@ -581,9 +581,18 @@ def test_parse_hit_maps_cluster_through_usable_clusters() -> None:
 @pytest.mark.parametrize(
     ("components", "label", "category", "expected"),
     [
-        ({"bm25": 0.3, "query": 0.1, "interest": 0.35}, None, None, "matches your search"),
-        ({"interest": 0.4, "bm25": 0.1}, "电影", None, "because you wrote about 电影"),
-        ({"interest": 0.4}, None, None, "because you wrote about 电影"),  # top keyword
+        (
+            {"bm25": 0.3, "query": 0.1, "interest": 0.35},
+            None,
+            None,
+            "matches your search and your interest in 电影",
+        ),
+        ({"bm25": 0.5, "query": 0.1, "interest": 0.05}, None, None, "matches your search"),
+        ({"interest": 0.4, "bm25": 0.1}, "电影", None, "because of your interest in 电影"),
+        ({"interest": 0.4}, None, None, "because of your interest in 电影"),  # top keyword
+        # A personal signal with a fair share beats freshness that every item has.
+        ({"interest": 0.075, "freshness": 0.08}, "电影", None, "because of your interest in 电影"),
+        ({"interest": 0.01, "freshness": 0.08}, "电影", None, "fresh"),
         ({"popularity": 0.05, "freshness": 0.01}, None, None, "popular right now"),
         ({"freshness": 0.07, "popularity": 0.01}, None, None, "fresh"),
         ({"category": 0.06}, None, "sports", "in a category you like (sports)"),

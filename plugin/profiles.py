@@ -1,0 +1,62 @@
+"""A stored `user_interests` document to a UserProfile for ranking (pure)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from plugin.types import InterestCluster, UserProfile
+
+
+def _vector(value: object) -> tuple[float, ...] | None:
+    if not isinstance(value, list) or not value:
+        return None
+    try:
+        vector = tuple(float(x) for x in value)
+    except (TypeError, ValueError):
+        return None
+    return vector if all(math.isfinite(x) for x in vector) else None
+
+
+def _floats(value: object) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        return {}
+    result = {}
+    for key, raw in value.items():
+        try:
+            number = float(raw)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(number):
+            result[str(key)] = number
+    return result
+
+
+def profile_from_document(user: str, document: Mapping[str, Any] | None) -> UserProfile | None:
+    """The readable half of an interest document; None for an unknown user."""
+    if not document:
+        return None
+    clusters = []
+    for raw in document.get("clusters") or []:
+        vector = _vector(raw.get("vector")) if isinstance(raw, Mapping) else None
+        if vector is None:
+            continue
+        clusters.append(
+            InterestCluster(
+                vector=vector,
+                weight=float(raw.get("weight") or 0.0),
+                label=str(raw.get("label") or ""),
+                last_seen=raw.get("last_seen"),
+            )
+        )
+    return UserProfile(
+        user=user,
+        long_term=_vector(document.get("long_term")),
+        short_term=_vector(document.get("short_term")),
+        clusters=tuple(clusters),
+        categories=_floats(document.get("categories")),
+        keywords=_floats(document.get("keywords")),
+        recent_items=tuple(str(i) for i in document.get("recent_items") or []),
+        collab_vector=_vector(document.get("collab_vector")),
+    )
