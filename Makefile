@@ -26,9 +26,9 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-# The scoring plugin zip and the embedded node's home; JUnit tests run here too.
+# The scoring plugin zip and the embedded node's home (tests run in test-java).
 engine:
-	$(MVN) -f engine/pom.xml package
+	$(MVN) -f engine/pom.xml package -DskipTests
 	@touch engine/target/dist/.built
 
 demo: setup

@@ -251,6 +251,15 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     up(settings)
     out = Path(args.out) if args.out else settings.state_dir / "reports" / "demo"
     run_demo(settings, out_dir=out, echo=not args.json)
+    if not args.no_serve:
+        from plugin.api import serve
+
+        print(
+            f"\nsearch page and API: http://127.0.0.1:{settings.api_port}/  (Ctrl-C to stop; "
+            "`interest down` stops the stack)",
+            flush=True,
+        )
+        serve(settings, host="127.0.0.1", port=settings.api_port)
     return 0
 
 
@@ -334,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", help="sample (default)")
     p.add_argument("--data-dir", help="folder of the dataset")
     p.add_argument("--out", help="report folder (default: STATE_DIR/reports/demo)")
+    p.add_argument("--no-serve", action="store_true", help="exit after the report")
 
     p = add("serve", cmd_serve, "the HTTP API and the search page", json_flag=False)
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on")
