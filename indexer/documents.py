@@ -90,6 +90,6 @@ def prepare_item(raw: Mapping[str, Any], *, now: datetime | None = None) -> Prep
         "content_hash": content_hash(text),
     }
     if lang in ("zh", "mixed"):
-        source["text_zh"] = segment.segmented(text)
+        source["text_zh"] = segment.segmented(text, for_index=True)
     embed_text = f"{title}. {body[:EMBED_BODY_CHARS]}" if title and body else (title or body)
     return PreparedItem(item_id=item_id, source=source, embed_text=embed_text)

@@ -81,11 +81,13 @@ def configure(user_dict: str | None = None) -> None:
             _load_user_dict(_jieba, path)
 
 
-def tokens(text: str) -> list[str]:
+def tokens(text: str, *, for_index: bool = False) -> list[str]:
     """Split text into lowercased words for BM25, without punctuation or stopwords.
 
     Chinese goes through ``jieba.lcut``; other scripts split on letters and digits, so a
-    query and a document are cut the same way whichever path they take.
+    query and a document are cut the same way whichever path they take. ``for_index`` uses
+    jieba's search mode, which also emits the words inside compounds (科幻电影 gives 电影
+    too), so a query for the short word still finds the compound.
 
     Raises:
         InputError: ``text`` is not a str.
@@ -93,7 +95,9 @@ def tokens(text: str) -> list[str]:
     _check_text(text)
     if _HAN_RE.search(text):
         pieces: list[str] = []
-        for word in _get_jieba().lcut(text):
+        jieba = _get_jieba()
+        cut = jieba.lcut_for_search(text) if for_index else jieba.lcut(text)
+        for word in cut:
             if _HAN_RE.search(word):
                 pieces.append(word.strip())
             else:
@@ -104,9 +108,9 @@ def tokens(text: str) -> list[str]:
     return [word for word in words if word and word not in STOPWORDS and _has_word_char(word)]
 
 
-def segmented(text: str) -> str:
+def segmented(text: str, *, for_index: bool = False) -> str:
     """Return ``tokens(text)`` joined by spaces, for a ``simple``-analyzed field or a query."""
-    return " ".join(tokens(text))
+    return " ".join(tokens(text, for_index=for_index))
 
 
 def keywords(text: str, top_k: int = DEFAULT_TOP_K) -> list[tuple[str, float]]:

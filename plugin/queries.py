@@ -10,7 +10,9 @@ Three ways to rank, one blend (see ``plugin.blend`` for the maths):
   ``should``. The knn clause has boost 0, so the subquery ``_score`` the scorer saturates is
   still pure BM25 (0 for items found only by knn), and every candidate, lexical or knn, is
   ranked by the full blend. A top-level ``knn`` section would instead *add* its similarity
-  to the BM25 score and corrupt the bm25 component.
+  to the BM25 score and corrupt the bm25 component. Every knn clause sets ``k`` to its
+  ``num_candidates``: without ``k``, Elasticsearch (8.15+) lets the clause match only the
+  request's ``size`` neighbours, and the blend could merely reorder those.
 * portable (no plugin): core queries fetch a candidate pool ranked by a linear stand-in for
   the blend (knn clauses with boosts, BM25, ``term`` boosts for liked categories, and a
   ``function_score`` with an ``exp`` decay on ``created_at`` and ``log1p`` of popularity);
@@ -221,13 +223,22 @@ def build_knn_clause(
     filters: SearchFilters | None = None,
     field: str = VECTOR_FIELD,
     boost: float | None = None,
+    k: int | None = None,
 ) -> dict[str, Any]:
-    """A ``knn`` query clause (HNSW), pre-filtered by the same filters as the rest."""
+    """A ``knn`` query clause (HNSW), pre-filtered by the same filters as the rest.
+
+    Args:
+        k: neighbours the clause matches per shard (at most ``num_candidates``). Without it
+            Elasticsearch 8.15+ matches only the request's ``size`` neighbours, so a clause
+            meant to supply a candidate pool for re-scoring must set it.
+    """
     knn: dict[str, Any] = {
         "field": field,
         "query_vector": [float(v) for v in vector],
         "num_candidates": num_candidates,
     }
+    if k is not None:
+        knn["k"] = min(k, num_candidates)
     filter_query = build_filter_query(filters)
     if filter_query is not None:
         knn["filter"] = filter_query
@@ -512,11 +523,13 @@ def build_search_body(
                 query_text, segmented_query=segmented_query, filters=filters
             )
         else:
+            pool = _num_candidates(num_candidates, size)
             knn = build_knn_clause(
                 vector,
-                num_candidates=_num_candidates(num_candidates, size),
+                num_candidates=pool,
                 filters=filters,
                 boost=0.0,  # keeps the subquery _score pure BM25 (see the module docstring)
+                k=pool,  # every HNSW candidate is blended, not just `size` of them
             )
             should = [knn]
             if lexical and query_text is not None:
@@ -623,9 +636,8 @@ def build_recommend_bodies(
         )
         vector = params["clusters"][0] if cluster is not None else _knn_vector(params)
         if mode == "approx" and vector is not None:
-            knn = build_knn_clause(
-                vector, num_candidates=_num_candidates(num_candidates, fetch), filters=body_filters
-            )
+            pool = _num_candidates(num_candidates, fetch)
+            knn = build_knn_clause(vector, num_candidates=pool, filters=body_filters, k=pool)
             candidates = _filtered(knn, body_filters)
         else:
             candidates = build_candidates(None, filters=body_filters)
@@ -827,7 +839,11 @@ def build_portable_search_body(
         if boost > 0:
             retrieval.append(
                 build_knn_clause(
-                    vector, num_candidates=candidates_per_shard, filters=filters, boost=boost
+                    vector,
+                    num_candidates=candidates_per_shard,
+                    filters=filters,
+                    boost=boost,
+                    k=candidates_per_shard,
                 )
             )
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from elasticsearch import Elasticsearch, NotFoundError
 
@@ -45,6 +45,8 @@ from plugin.settings import Settings
 from plugin.types import (
     BlendConfig,
     BlendWeights,
+    Mode,
+    Scorer,
     SearchFilters,
     SearchHit,
     SearchResult,
@@ -178,14 +180,14 @@ class PersonalizedSearch:
         )
 
     # --- ranking -----------------------------------------------------------------------------
-    def _scorer_for(self, requested: str | None) -> str:
+    def _scorer_for(self, requested: str | None) -> Scorer:
         if requested in (None, "", "auto"):
-            return self.scorer_mode()
+            return cast(Scorer, self.scorer_mode())
         if requested not in ("native", "portable"):
             raise InputError(f"scorer must be 'native' or 'portable', got {requested!r}")
         if requested == "native" and self.scorer_mode() != "native":
             raise InputError("the scoring plugin is not on every node; use --scorer portable")
-        return requested
+        return cast(Scorer, requested)
 
     def _query_parts(self, query: str) -> tuple[str, list[float], str | None]:
         text = query.strip()
@@ -208,6 +210,7 @@ class PersonalizedSearch:
         filters: SearchFilters | None = None,
     ) -> SearchResult:
         """Results for ``query`` ranked for ``user``; an unknown user gets plain BM25 order."""
+        checked = _mode(mode)  # for every scorer, not only where a body uses it
         scorer = self._scorer_for(scorer)
         config = self.blend_config()
         profile = self.profile(user)
@@ -230,11 +233,13 @@ class PersonalizedSearch:
                 segmented_query=segmented,
                 filters=filters,
                 size=size,
-                mode=_mode(mode),
+                mode=checked,
             )
             response = self.es.search(index=self.items_alias, body=body)
             hits = [parse_hit(hit, profile=profile) for hit in response["hits"]["hits"]]
-        return SearchResult(hits=tuple(hits), cold_start=profile is None, mode=mode, scorer=scorer)
+        return SearchResult(
+            hits=tuple(hits), cold_start=profile is None, mode=checked, scorer=scorer
+        )
 
     def recommend(
         self,
@@ -246,6 +251,7 @@ class PersonalizedSearch:
         filters: SearchFilters | None = None,
     ) -> SearchResult:
         """What ``user`` likely wants now: per-interest retrieval merged with quotas."""
+        checked = _mode(mode)
         scorer = self._scorer_for(scorer)
         config = self.blend_config()
         profile = self.profile(user)
@@ -265,14 +271,14 @@ class PersonalizedSearch:
             )
             response = self.es.search(index=self.items_alias, body=body, **PORTABLE_SEARCH_PARAMS)
             hits = rank_portable_hits(response.body, params=params, profile=profile, size=size)
-            return SearchResult(hits=tuple(hits), cold_start=False, mode=mode, scorer=scorer)
+            return SearchResult(hits=tuple(hits), cold_start=False, mode=checked, scorer=scorer)
         bodies = build_recommend_bodies(
             profile,
             config,
             size=size,
             now_ms=now_ms,
             exclude_ids=seen,
-            mode=_mode(mode),
+            mode=checked,
             filters=filters,
         )
         searches: list[dict[str, Any]] = []
@@ -284,7 +290,7 @@ class PersonalizedSearch:
             responses, cluster_quotas(profile, size), size, clusters=clusters
         )
         hits = [parse_hit(m.hit, profile=profile, cluster=m.cluster) for m in merged]
-        return SearchResult(hits=tuple(hits), cold_start=False, mode=mode, scorer=scorer)
+        return SearchResult(hits=tuple(hits), cold_start=False, mode=checked, scorer=scorer)
 
     def _cold_start(
         self,
@@ -293,7 +299,7 @@ class PersonalizedSearch:
         size: int,
         now_ms: int,
         filters: SearchFilters | None,
-        scorer: str,
+        scorer: Scorer,
     ) -> SearchResult:
         """Popular and fresh items for a user with no interests yet."""
         if scorer == "portable":
@@ -332,10 +338,10 @@ def weights_to_json(config: BlendConfig) -> dict[str, Any]:
     }
 
 
-def _mode(mode: str) -> Any:
+def _mode(mode: str) -> Mode:
     if mode not in ("exact", "approx"):
         raise InputError(f"mode must be 'exact' or 'approx', got {mode!r}")
-    return mode
+    return cast(Mode, mode)
 
 
 def _with_excluded(filters: SearchFilters | None, ids: tuple[str, ...]) -> SearchFilters:

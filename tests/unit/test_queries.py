@@ -259,6 +259,7 @@ def test_search_body_approx_unions_lexical_and_knn() -> None:
     assert knn["field"] == "embedding"
     assert knn["query_vector"] == [0.5, 0.5, 0.0]
     assert knn["num_candidates"] == 80
+    assert knn["k"] == 80  # without k, Elasticsearch would blend only `size` neighbours
     assert knn["boost"] == 0.0
     assert knn["filter"]["bool"]["filter"] == [{"terms": {"category": ["sports"]}}]
     assert knn["filter"]["bool"]["must_not"] == [{"ids": {"values": ["x"]}}]
@@ -314,6 +315,8 @@ def test_recommend_bodies_one_per_usable_cluster() -> None:
         assert body["size"] == 6
         candidates = body["query"]["script_score"]["query"]
         assert candidates["bool"]["must"][0]["knn"]["query_vector"] == vector
+        knn = candidates["bool"]["must"][0]["knn"]
+        assert knn["k"] == knn["num_candidates"] == 100
         assert candidates["bool"]["must_not"] == [
             {"ids": {"values": ["seen-0", "seen-1", "seen-2"]}}
         ]
@@ -432,6 +435,7 @@ def test_portable_body_maps_components_to_core_queries() -> None:
     boosts = sorted(round(c["knn"]["boost"], 6) for c in retrieval[1:])
     # u: 0.3 * 0.5; clusters: 0.3 * 0.5 * 1 and 0.3 * 0.5 * 1/3; query: 0.15
     assert boosts == sorted([0.15, 0.15, 0.05, 0.15])
+    assert all(c["knn"]["k"] == c["knn"]["num_candidates"] for c in retrieval[1:])
 
 
 def test_portable_body_cold_user_without_query_is_popular_and_fresh() -> None:
