@@ -35,11 +35,13 @@ from plugin.pseudonym import pseudonymize, validate_user_id
 logger = logging.getLogger(__name__)
 
 MAX_EVENT_TEXT_CHARS = 2000
+# Longer posts are cut to MAX_EVENT_TEXT_CHARS; past this a "post" is a paste or an attack,
+# refused with an error rather than silently reduced to its first page.
+MAX_EVENT_RAW_CHARS = 100_000
 MAX_OCC_ATTEMPTS = 30
 # Event ids already folded into a user's state, kept to make re-delivered tasks harmless.
 MAX_APPLIED_IDS = 1000
 TEXT_KINDS = ("post", "search")
-ITEM_KINDS = ("click", "like", "dislike")
 POPULARITY_KINDS = ("click", "like")
 
 
@@ -75,12 +77,17 @@ def prepare_event(
         item_raw = raw.get("item_id")
     text = None
     if text_raw not in (None, ""):
+        if isinstance(text_raw, str | bytes) and len(text_raw) > MAX_EVENT_RAW_CHARS:
+            raise InputError(
+                f"text has {len(text_raw):,} characters; at most {MAX_EVENT_RAW_CHARS:,} "
+                "are accepted"
+            )
         text = clean_text(text_raw, max_chars=MAX_EVENT_TEXT_CHARS)
     item_id = str(item_raw).strip() if item_raw not in (None, "") else None
     if text is None and item_id is None:
-        raise InputError(f"a {kind} event needs --text or --item")
-    if kind in ITEM_KINDS and item_id is None and text is None:
-        raise InputError(f"a {kind} event needs an item id")
+        if text_raw == "":
+            raise InputError(f"text is empty and the {kind} event names no item")
+        raise InputError(f"a {kind} event needs a text or an item id")
     keywords = tuple(segment.keywords(text, top_k=8)) if text else ()
     given_id = raw.get("event_id")
     event_id = str(given_id) if given_id else _event_id(user, kind, moment, item_id, text)
@@ -167,15 +174,23 @@ class EventProcessor:
         by_user: dict[str, dict[str, InterestEvent]] = defaultdict(dict)
         for event in usable:
             by_user[event.user][event.event_id] = self._interest_event(event, text_vectors, items)
+        applied: list[str] = []
         for user, events in by_user.items():
-            applied = self._apply_with_retry(user, events, now_ms=to_millis(now))
-            report.applied += applied
-            report.duplicates += len(events) - applied
+            fresh = self._apply_with_retry(user, events, now_ms=to_millis(now))
+            applied.extend(fresh)
+            report.applied += len(fresh)
+            report.duplicates += len(events) - len(fresh)
             report.users.append(user)
         # The same event twice in one batch counts once.
         report.duplicates += len(usable) - sum(len(events) for events in by_user.values())
+        # Only events applied now count: a re-delivered click must not inflate popularity.
+        by_id = {event.event_id: event for event in usable}
         self._bump_popularity(
-            [e.item_id for e in usable if e.kind in POPULARITY_KINDS and e.item_id in items]
+            [
+                by_id[i].item_id
+                for i in applied
+                if by_id[i].kind in POPULARITY_KINDS and by_id[i].item_id in items
+            ]
         )
         if refresh:
             self.es.indices.refresh(index=self.interests_index)
@@ -236,7 +251,7 @@ class EventProcessor:
                 "keywords": [word for word, _ in event.keywords],
             }
             if event.text and event.lang in ("zh", "mixed"):
-                source["text_zh"] = segment.segmented(event.text)
+                source["text_zh"] = segment.segmented(event.text, for_index=True)
             if event.event_id in text_vectors:
                 source["embedding"] = text_vectors[event.event_id].tolist()
             actions.append(
@@ -250,8 +265,12 @@ class EventProcessor:
 
     def _apply_with_retry(
         self, user: str, events: Mapping[str, InterestEvent], *, now_ms: int
-    ) -> int:
-        """Read-modify-write of the user's document under optimistic concurrency control."""
+    ) -> list[str]:
+        """Read-modify-write of the user's document under optimistic concurrency control.
+
+        Returns:
+            The ids of the events applied now (those already in the document are skipped).
+        """
         for attempt in range(MAX_OCC_ATTEMPTS):
             try:
                 current = self.es.get(index=self.interests_index, id=user)
@@ -262,7 +281,7 @@ class EventProcessor:
             seen = set(source.get("applied_events") or [])
             fresh = [(i, e) for i, e in events.items() if i not in seen]
             if not fresh:
-                return 0
+                return []
             state = apply_events(
                 from_document(source), [e for _, e in fresh], params=self.params, now_ms=now_ms
             )
@@ -282,7 +301,7 @@ class EventProcessor:
                         if_seq_no=seq_no,
                         if_primary_term=term,
                     )
-                return len(fresh)
+                return [i for i, _ in fresh]
             except ConflictError:
                 # Another worker updated this user first: re-read and re-apply on its result.
                 time.sleep(random.uniform(0.005, 0.03) * (attempt + 1))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -90,6 +91,7 @@ class TaskClient:
         """Send events in batches; with ``wait``, block until the interests reflect them."""
         self.require_workers()
         started = time.perf_counter()
+        events = stamp_times(events)
         batches = [list(events[i : i + batch_size]) for i in range(0, len(events), batch_size)]
         pending = [
             self.send("tasks.events.record_events", batch, refresh=wait) for batch in batches
@@ -122,6 +124,22 @@ class TaskClient:
             es.indices.refresh(index=self.settings.index_alias(index_name))
         finally:
             es.close()
+
+
+def stamp_times(events: Sequence[Any], *, now: datetime | None = None) -> list[Any]:
+    """Give events without a time the time they are sent.
+
+    An event's id is derived from its time; were the worker to stamp it, a task redelivered
+    after a lost ack (or waiting in a backlog) would get another time, so another id, and be
+    applied twice. Rows that are not objects pass through for the worker to refuse.
+    """
+    stamp = (now or datetime.now(UTC)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return [
+        {**event, "time": stamp}
+        if isinstance(event, Mapping) and event.get("time") in (None, "")
+        else event
+        for event in events
+    ]
 
 
 def _progress(total: int, desc: str, *, enabled: bool) -> Any:
