@@ -16,6 +16,7 @@ import numpy as np
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
 from indexer import segment
+from indexer.categories import CategoryCache, predict_categories
 from indexer.intensity import intensity
 from indexer.interests import (
     EVENT_WEIGHTS,
@@ -29,7 +30,7 @@ from indexer.text import clean_text, content_hash, detect_language
 from indexer.timeparse import iso, parse_time, to_millis
 from indexer.writer import bulk_write
 from plugin.encoder import Encoder
-from plugin.errors import InputError
+from plugin.errors import InputError, ServiceUnavailable
 from plugin.pseudonym import pseudonymize, validate_user_id
 
 logger = logging.getLogger(__name__)
@@ -139,8 +140,11 @@ class EventProcessor:
         events_index: str,
         interests_index: str,
         user_key: bytes,
+        categories: CategoryCache | None = None,
     ):
         self.es = es
+        # Posts (text, no item) get a predicted category feeding the category affinity.
+        self.categories = categories
         self.encoder = encoder
         self.params = params
         self.items_index = items_index
@@ -171,9 +175,12 @@ class EventProcessor:
         vectors = self.encoder.encode([e.text or "" for e in text_events], kind="query")
         text_vectors = {e.event_id: v for e, v in zip(text_events, vectors, strict=True)}
         self._store(usable, text_vectors, items, now)
+        predicted = self._post_categories(usable)
         by_user: dict[str, dict[str, InterestEvent]] = defaultdict(dict)
         for event in usable:
-            by_user[event.user][event.event_id] = self._interest_event(event, text_vectors, items)
+            by_user[event.user][event.event_id] = self._interest_event(
+                event, text_vectors, items, predicted.get(event.event_id)
+            )
         applied: list[str] = []
         for user, events in by_user.items():
             fresh = self._apply_with_retry(user, events, now_ms=to_millis(now))
@@ -206,10 +213,32 @@ class EventProcessor:
             ids=wanted,
             source_includes=["embedding", "category", "keywords", "title"],
         )
+        # A document that could not be read (its shard still recovering after a restart) is
+        # not an unknown item: retry the batch rather than refuse its events.
+        unreadable = [doc for doc in response["docs"] if doc.get("error")]
+        if unreadable:
+            error = unreadable[0]["error"]
+            reason = error.get("type", error) if isinstance(error, dict) else error
+            raise ServiceUnavailable(
+                f"Elasticsearch could not read {len(unreadable)} items now ({reason}); will retry"
+            )
         return {doc["_id"]: doc["_source"] for doc in response["docs"] if doc.get("found")}
 
+    def _post_categories(self, events: Sequence[PreparedEvent]) -> dict[str, str]:
+        """Predicted categories of posts that name no item (none without a model)."""
+        model = self.categories.get() if self.categories is not None else None
+        posts = [e for e in events if e.kind == "post" and e.text and not e.item_id]
+        if model is None or not posts:
+            return {}
+        labels = predict_categories(model, [e.text or "" for e in posts])
+        return {e.event_id: label for e, label in zip(posts, labels, strict=True) if label}
+
     def _interest_event(
-        self, event: PreparedEvent, text_vectors: Mapping[str, np.ndarray], items: Mapping[str, Any]
+        self,
+        event: PreparedEvent,
+        text_vectors: Mapping[str, np.ndarray],
+        items: Mapping[str, Any],
+        predicted_category: str | None = None,
     ) -> InterestEvent:
         item = items.get(event.item_id or "", {})
         vector = text_vectors.get(event.event_id)
@@ -222,7 +251,7 @@ class EventProcessor:
             kind=event.kind,
             time_ms=to_millis(event.time),
             vector=vector,
-            category=item.get("category"),
+            category=item.get("category") or predicted_category,
             keywords=keywords,
             item_id=event.item_id if item else None,
             intensity=event.intensity,

@@ -9,6 +9,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from indexer.categories import CategoryModel, label_items
 from indexer.documents import PreparedItem, prepare_item
 from indexer.writer import bulk_write, upsert_actions
 from plugin.encoder import Encoder, warn_unreadable_languages
@@ -24,8 +25,12 @@ def index_items(
     encoder: Encoder,
     index: str,
     refresh: bool | str = False,
+    categories: CategoryModel | None = None,
 ) -> dict[str, Any]:
     """Validate, encode (one batch) and upsert items; bad items are reported, the rest indexed.
+
+    Items without a category get the category model's prediction when ``categories`` is
+    given and the prediction is confident enough (``category_source: "model"``).
 
     Returns:
         ``{"indexed", "errors", "seconds", "phases"}``; ``phases`` splits ``seconds`` into
@@ -42,6 +47,9 @@ def index_items(
             errors.append(
                 {"id": str(item_id) if item_id is not None else f"#{position}", "error": str(exc)}
             )
+    label_items(
+        [item.source for item in prepared], [item.embed_text for item in prepared], categories
+    )
     encoding = time.perf_counter()
     warn_unreadable_languages(encoder.profile, (item.source["lang"] for item in prepared))
     vectors = encoder.encode([item.embed_text for item in prepared], kind="passage")

@@ -33,6 +33,8 @@ _LATIN_RE = re.compile(r"[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]")
 _SYLLABIC_RE = re.compile(f"[{_SYLLABIC}]")
 
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
+# Terminal escape sequences (colours, cursor moves) pasted from a console: ESC [ ... letter.
+_ANSI_RE = re.compile(r"\x1b\[[0-?]{0,32}[ -/]{0,8}[@-~]|\x1b[@-Z\\-_]")
 _BLOCK_OPEN_RE = re.compile(r"<(script|style|noscript|template)\b", re.IGNORECASE)
 # Bounded and anchored on "<" + letter, so a stray "<" costs at most one short scan.
 _TAG_RE = re.compile(r"</?[A-Za-z][^<>]{0,1000}>|<![A-Za-z][^<>]{0,1000}>")
@@ -84,6 +86,8 @@ def clean_text(text: str | bytes, *, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     if _SURROGATE_RE.search(text):
         # UTF-16 re-joins valid surrogate pairs and replaces the lone halves.
         text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if "\x1b" in text:
+        text = _ANSI_RE.sub("", text)
     if "<" in text:
         text = _strip_markup(text)
     if "&" in text:

@@ -10,6 +10,9 @@ from typing import Any
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import streaming_bulk
 
+from plugin.errors import ServiceUnavailable
+from plugin.es import TRANSIENT_STATUSES
+
 logger = logging.getLogger(__name__)
 
 # Counters that events maintain; re-indexing an item must not reset them.
@@ -41,8 +44,15 @@ def upsert_actions(
 def bulk_write(
     es: Elasticsearch, actions: Iterable[dict[str, Any]], *, refresh: bool | str = False
 ) -> BulkReport:
-    """Run bulk actions; per-document failures are reported, connection errors propagate."""
+    """Run bulk actions; per-document failures are reported, connection errors propagate.
+
+    Raises:
+        ServiceUnavailable: some documents were refused because Elasticsearch was busy or a
+            shard was unavailable (429/503...): the caller retries the whole batch, which is
+            idempotent, rather than report those documents as bad.
+    """
     report = BulkReport()
+    transient: list[str] = []
     for ok, result in streaming_bulk(
         es,
         actions,
@@ -55,9 +65,17 @@ def bulk_write(
             report.written += 1
             continue
         op = next(iter(result.values()))
+        if op.get("status") in TRANSIENT_STATUSES:
+            transient.append(str(op.get("_id")))
+            continue
         error = op.get("error", {})
         reason = error.get("reason", str(error)) if isinstance(error, dict) else str(error)
         report.errors.append({"id": str(op.get("_id")), "error": reason[:300]})
+    if transient:
+        raise ServiceUnavailable(
+            f"Elasticsearch could not take {len(transient)} documents now (busy or a shard "
+            f"unavailable, e.g. {transient[0]}); will retry"
+        )
     if report.errors:
         logger.warning("bulk write: %d written, %d failed", report.written, len(report.errors))
     return report

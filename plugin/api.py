@@ -515,8 +515,12 @@ def create_app(
         """Erase the user's interest document, events and logged impressions and clicks."""
         removed: dict[str, int] = dict(service.forget(user))
         user_pseudonym = pseudonym(user)
-        if feedback is not None and user_pseudonym is not None:
-            removed["feedback"] = feedback.forget(user_pseudonym)
+        # The service erases the default feedback log itself; another one is erased here.
+        erased = "feedback" in removed and (
+            getattr(feedback, "index", None) == settings.index_alias("feedback")
+        )
+        if feedback is not None and user_pseudonym is not None and not erased:
+            removed["feedback"] = removed.get("feedback", 0) + feedback.forget(user_pseudonym)
         return {"user": user, "removed": removed}
 
     return app

@@ -37,7 +37,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     from stack.control import up
 
     timings = up(settings, worker=not args.no_worker)
-    emit(args, timings, f"stack is up ({timings['total_s']}s): {settings.effective_es_url}")
+    emit(args, timings, f"stack is up ({timings['total_s']}s): {settings.display_es_url}")
     return 0
 
 
@@ -156,6 +156,36 @@ def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    from plugin.rebuild import rebuild_items
+    from plugin.service import open_service
+    from tasks.client import TaskClient
+
+    model = args.model if args.model and args.model != settings.model else None
+    target = settings.with_overrides(model=model) if model else settings
+    batch = args.batch_size or settings.encode_batch
+    with open_service(target, need_encoder=False) as service, TaskClient(settings) as client:
+        report = rebuild_items(
+            service.es,
+            alias=settings.index_alias("items"),
+            model=service.model_identity(),
+            index_batch=lambda rows, index: client.index_items(
+                rows, batch_size=batch, progress=False, index=index, model=model
+            ),
+            drop_old=args.drop_old,
+            allow_errors=args.allow_errors,
+        )
+    for error in report["errors"][:20]:
+        logger.error("item %s: %s", error["id"], error["error"])
+    verdict = "now serves" if report["swapped"] else "NOT swapped; still serving " + report["old"]
+    text = (
+        f"{report['old']} -> {report['new']}: {report['indexed']} of {report['scanned']} items "
+        f"re-encoded in {report['seconds']:.1f}s; {report['alias']} {verdict}"
+    )
+    emit(args, report, text)
+    return 0 if report["swapped"] else 1
+
+
 def _segmenter() -> Callable[[str], str]:
     from indexer.segment import segmented
 
@@ -212,6 +242,8 @@ def cmd_recommend(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_weights(args: argparse.Namespace, settings: Settings) -> int:
     from plugin.service import open_service
 
+    if args.action == "fit":
+        return cmd_weights_fit(args, settings)
     with open_service(settings, need_encoder=False) as service:
         if args.action == "show":
             payload: Any = service.weights()
@@ -240,6 +272,41 @@ def cmd_weights(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# --- weights fit (learned from clicks; see plugin/learning.py) ------------------------------
+
+
+def add_weights_fit_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--from-log", default="feedback",
+        help="fit: 'feedback' (the feedback index) or a JSONL file of impressions and clicks",
+    )  # fmt: skip
+    p.add_argument("--apply", action="store_true", help="fit: write the proposal as a new version")
+    p.add_argument("--seed", type=int, default=7, help="fit: seed of the request-id split")
+
+
+def cmd_weights_fit(args: argparse.Namespace, settings: Settings) -> int:
+    from plugin.service import open_service
+    from plugin.weight_fit import fit_from_log
+
+    with open_service(settings, need_encoder=False) as service:
+        payload = fit_from_log(
+            service, source=args.from_log, apply=args.apply, note=args.note or "", seed=args.seed
+        )
+    lines = [f"{'weight':<14}{'current':>10}{'proposed':>10}"]
+    for name, value in payload["current"].items():
+        lines.append(f"{name:<14}{value:>10.4f}{payload['proposed'][name]:>10.4f}")
+    for side in ("current", "proposed"):
+        m = payload["metrics"][side]
+        ndcg, recall = m["ndcg@10"], m["recall@10"]
+        lines.append(f"{side:<10} held-out ndcg@10 {ndcg:.4f}  recall@10 {recall:.4f}")
+    if payload["applied"]:
+        lines.append(f"applied as v{payload['new_version']}")
+    else:
+        lines.append("not applied (use --apply to write the proposal)")
+    emit(args, payload, "\n".join(lines))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
@@ -263,10 +330,61 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from bench.evaluate import run_eval, summary_lines
+    from stack.control import up
+
+    up(settings)
+    payload = run_eval(
+        settings,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        out_dir=args.out,
+        users=args.users,
+        seed=args.seed,
+        progress=True,
+    )
+    emit(args, payload, "\n".join([*summary_lines(payload), f"written to {args.out}"]))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from plugin.api import serve
 
     serve(settings, host=args.host, port=args.port or settings.api_port)
+    return 0
+
+
+def cmd_encoders(args: argparse.Namespace, settings: Settings) -> int:
+    from bench.encoders import compare, parse_encoder_names
+
+    if not args.data_dir:
+        raise_input("encoders compare needs --data-dir (the folder holding the datasets)")
+    result = compare(
+        args.dataset,
+        args.data_dir,
+        parse_encoder_names(args.encoders),
+        n=args.n,
+        fit=args.fit,
+        seed=args.seed,
+        prefix_study=args.prefix_study,
+        threads=settings.encoder_threads,
+    )
+    split = result["split"]
+    lines = [
+        f"{result['dataset']}: {split['fit']} fit / {split['test']} test, seed {split['seed']}",
+        f"{'encoder':24} {'centroid':>9} {'knn10':>7} {'texts/s':>9}",
+    ]
+    for name, row in result["encoders"].items():
+        lines.append(
+            f"{name:24} {row['centroid_acc']:9.3f} {row['knn10_acc']:7.3f} "
+            f"{row['texts_per_s']:9.1f}"
+        )
+    for sides, row in result.get("prefix_study", {}).items():
+        lines.append(
+            f"  e5 {sides:16} centroid {row['centroid_acc']:.3f}  knn10 {row['knn10_acc']:.3f}"
+        )
+    emit(args, result, "\n".join(lines))
     return 0
 
 
@@ -320,6 +438,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("forget", cmd_forget, "erase a user's interest document and events")
     p.add_argument("--user", required=True)
 
+    p = add("rebuild", cmd_rebuild, "re-encode every item into a new index and swap the alias")
+    p.add_argument("--model", help="encode with this model (default: INTEREST_MODEL)")
+    p.add_argument("--drop-old", action="store_true", help="delete the old index after the swap")
+    p.add_argument(
+        "--allow-errors", action="store_true", help="swap even if some items fail to index"
+    )
+    p.add_argument("--batch-size", type=int, default=0, help="items per encoding task")
+
     def ranking_options(p: argparse.ArgumentParser, default_mode: str) -> None:
         p.add_argument("--size", type=int, default=10)
         p.add_argument("--mode", choices=["exact", "approx"], default=default_mode)
@@ -345,14 +471,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="report folder (default: STATE_DIR/reports/demo)")
     p.add_argument("--no-serve", action="store_true", help="exit after the report")
 
+    p = add("eval", cmd_eval, "quality on real data against baselines (starts the stack)")
+    p.add_argument("--dataset", required=True, choices=["movielens", "thucnews", "toutiao"])
+    p.add_argument("--data-dir", required=True, help="the dataset's folder or its parent")
+    p.add_argument("--out", required=True, help="folder for metrics.json, results.md, plots")
+    p.add_argument(
+        "--users", type=int, default=None,
+        help="movielens: evaluate a seeded sample of N users (0: all; default 100); "
+        "thucnews/toutiao: number of simulated users (default 6)",
+    )  # fmt: skip
+    p.add_argument("--seed", type=int, default=None, help="sampling seed (default 7)")
+
     p = add("serve", cmd_serve, "the HTTP API and the search page", json_flag=False)
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     p.add_argument("--port", type=int, default=0, help="default: INTEREST_API_PORT (8000)")
 
+    p = add(
+        "encoders", cmd_encoders, "compare encoders on a labelled dataset (topic accuracy, speed)"
+    )
+    p.add_argument("action", choices=["compare"])
+    p.add_argument("--dataset", required=True, choices=["thucnews", "toutiao", "movielens"])
+    p.add_argument("--data-dir", help="the shared data directory (read in place)")
+    p.add_argument("--encoders", help="comma-separated names (default: all)")
+    p.add_argument("--n", type=int, default=3000, help="rows drawn after shuffling")
+    p.add_argument("--fit", type=int, default=2000, help="rows used as memory; the rest test")
+    p.add_argument("--seed", type=int, default=13, help="shuffle seed")
+    p.add_argument(
+        "--prefix-study", action="store_true",
+        help="also measure e5 with passage/passage, query/query and query/passage prefixes",
+    )  # fmt: skip
+
     p = add("weights", cmd_weights, "show, set, list or roll back the blend weights in _meta")
-    p.add_argument("action", choices=["show", "set", "history", "rollback"])
+    p.add_argument("action", choices=["show", "set", "history", "rollback", "fit"])
     p.add_argument("pairs", nargs="*", help="KEY=VALUE for set; VERSION for rollback")
     p.add_argument("--note", help="why this change (kept in the history)")
+    add_weights_fit_options(p)
     return parser
 
 

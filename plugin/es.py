@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from elasticsearch import ApiError, Elasticsearch, NotFoundError
+from elasticsearch import ApiError, ConnectionTimeout, Elasticsearch, NotFoundError
 from elasticsearch import ConnectionError as EsConnectionError
 
 from mappings import INDEX_NAMES, load
@@ -16,6 +16,9 @@ from plugin.settings import Settings
 logger = logging.getLogger(__name__)
 
 SCORING_PLUGIN_NAME = "interest-scoring"
+# Answers that mean "busy or recovering, try again": throttled, a shard not yet allocated after
+# a restart or a node loss, a proxy in front of the cluster without a live node.
+TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 
 
 def make_es_client(settings: Settings) -> Elasticsearch:
@@ -31,7 +34,15 @@ def make_es_client(settings: Settings) -> Elasticsearch:
         kwargs["basic_auth"] = (settings.es_username, settings.es_password)
     if settings.es_ca_path is not None:
         kwargs["ca_certs"] = str(settings.es_ca_path)
-    return Elasticsearch(settings.effective_es_url, **kwargs)
+    # Several URLs: a request that cannot reach one node is retried on another.
+    return Elasticsearch(settings.es_urls, **kwargs)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for Elasticsearch errors worth retrying: unreachable, timed out, busy, recovering."""
+    if isinstance(exc, EsConnectionError | ConnectionTimeout):
+        return True
+    return isinstance(exc, ApiError) and exc.meta.status in TRANSIENT_STATUSES
 
 
 def check_reachable(es: Elasticsearch, settings: Settings) -> dict[str, Any]:
@@ -45,7 +56,7 @@ def check_reachable(es: Elasticsearch, settings: Settings) -> dict[str, Any]:
             else "check INTEREST_ES_URL and the credentials"
         )
         raise ServiceUnavailable(
-            f"Elasticsearch at {settings.effective_es_url} is not reachable "
+            f"Elasticsearch at {settings.display_es_url} is not reachable "
             f"({type(exc).__name__}); {hint}"
         ) from None
     return info
@@ -69,21 +80,45 @@ def model_identity(
     return {"name": name, "dims": dims, "normalized": True, "prefixes": dict(prefixes or {})}
 
 
+def index_body(
+    name: str, *, model: Mapping[str, Any], replicas: int | None = None
+) -> dict[str, Any]:
+    """Settings and mappings of index ``name`` for ``model`` (its dims; its identity in the
+    items `_meta`), with ``replicas`` replica copies when given (pure)."""
+    body = load(name, dims=int(model["dims"]))
+    if name == "items":
+        body["mappings"]["_meta"]["model"] = dict(model)
+    if replicas is not None:
+        body["settings"]["number_of_replicas"] = int(replicas)
+    return body
+
+
 def ensure_indices(
-    es: Elasticsearch, settings: Settings, *, model: Mapping[str, Any]
+    es: Elasticsearch,
+    settings: Settings,
+    *,
+    model: Mapping[str, Any],
+    replicas: int | None = None,
 ) -> dict[str, str]:
     """Create every index behind its alias if missing; refuse a model/dimension mismatch.
 
-    Returns alias -> concrete index. Idempotent: existing indices are checked, not changed.
+    Args:
+        es: the client.
+        settings: index names (prefix) and the default replica count (INTEREST_ES_REPLICAS).
+        model: the encoder's identity (name, dims, ...), stored in the items `_meta`.
+        replicas: replica copies of each new index (default: ``settings.es_replicas``); a
+            multi-node cluster survives the loss of a node with 1.
+
+    Returns:
+        alias -> concrete index. Idempotent: existing indices are checked, not changed.
     """
+    copies = settings.es_replicas if replicas is None else replicas
     result: dict[str, str] = {}
     for name in INDEX_NAMES:
         alias = settings.index_alias(name)
         existing = resolve_alias(es, alias)
         if existing is None:
-            body = load(name, dims=int(model["dims"]))
-            if name == "items":
-                body["mappings"]["_meta"]["model"] = dict(model)
+            body = index_body(name, model=model, replicas=copies)
             concrete = f"{alias}-v1"
             es.indices.create(
                 index=concrete,
@@ -117,7 +152,11 @@ def read_meta(es: Elasticsearch, alias: str) -> dict[str, Any]:
         mapping = es.indices.get_mapping(index=alias).body
     except NotFoundError:
         raise MappingError(f"index {alias} does not exist; run `interest init`") from None
-    concrete = resolve_alias(es, alias) or next(iter(mapping))
+    # One answer decides: a second look-up could see the alias after a rebuild swapped it.
+    concrete = next(iter(mapping))
+    if len(mapping) > 1:
+        concrete = resolve_alias(es, alias) or concrete
+        concrete = concrete if concrete in mapping else next(iter(mapping))
     meta: dict[str, Any] = mapping[concrete]["mappings"].get("_meta", {})
     return meta
 

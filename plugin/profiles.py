@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from plugin.types import InterestCluster, UserProfile
@@ -60,3 +61,29 @@ def profile_from_document(user: str, document: Mapping[str, Any] | None) -> User
         recent_items=tuple(str(i) for i in document.get("recent_items") or []),
         collab_vector=_vector(document.get("collab_vector")),
     )
+
+
+def fit_dims(profile: UserProfile, dims: int) -> tuple[UserProfile, list[str]]:
+    """Drop the text-space vectors of ``profile`` whose size is not ``dims`` (pure).
+
+    Interests built with another model (before a rebuild with a new model) would otherwise
+    make every search of the user fail in the scorer; without them the user is ranked by what
+    still fits (categories, other vectors) until new events rebuild the vectors.
+
+    Returns:
+        The fitted profile and the names of the dropped parts (empty when all fit).
+    """
+    if dims <= 0:
+        return profile, []
+    dropped = [
+        name
+        for name in ("long_term", "short_term")
+        if getattr(profile, name) is not None and len(getattr(profile, name)) != dims
+    ]
+    clusters = tuple(c for c in profile.clusters if len(c.vector) == dims)
+    if len(clusters) != len(profile.clusters):
+        dropped.append("clusters")
+    if not dropped:
+        return profile, []
+    changes: dict[str, Any] = {name: None for name in dropped if name != "clusters"}
+    return replace(profile, clusters=clusters, **changes), dropped

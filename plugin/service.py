@@ -26,7 +26,7 @@ from plugin.es import (
 )
 from plugin.es import scorer_mode as detect_scorer_mode
 from plugin.privacy import forget_user
-from plugin.profiles import profile_from_document
+from plugin.profiles import fit_dims, profile_from_document
 from plugin.pseudonym import load_user_key, pseudonymize
 from plugin.queries import (
     PORTABLE_SEARCH_PARAMS,
@@ -80,6 +80,7 @@ class PersonalizedSearch:
         self._segmenter = segmenter
         self._config: tuple[float, BlendConfig] | None = None
         self._scorer: str | None = None
+        self._dims = 0  # the items' vector size, known once `_meta` was read
         self._lock = threading.Lock()
 
     # --- collaborators -----------------------------------------------------------------------
@@ -117,6 +118,7 @@ class PersonalizedSearch:
         config = replace(parse_meta(meta), similarity_floor=float(model.get("similarity_floor", 0)))
         with self._lock:
             self._config = (time.monotonic() + CONFIG_TTL_S, config)
+            self._dims = int(model.get("dims") or 0)
         return config
 
     def scorer_mode(self) -> str:
@@ -166,17 +168,28 @@ class PersonalizedSearch:
         if not user:
             return None
         profile = profile_from_document(user, self.interest_document(user))
+        if profile is not None:
+            profile, dropped = fit_dims(profile, self._dims)
+            if dropped:
+                logger.warning(
+                    "interests of user %s do not fit the items' %d dims (%s): left out",
+                    self.pseudonym(user),
+                    self._dims,
+                    ", ".join(dropped),
+                )
         if profile is None or profile.is_empty:
             logger.info("no interests for user %s: plain ranking", self.pseudonym(user))
             return None
         return profile
 
     def forget(self, user: str) -> dict[str, int]:
+        """Erase ``user``'s interests, events and logged impressions/clicks; counts removed."""
         return forget_user(
             self.es,
             user=self.pseudonym(user),
             interests_index=self.settings.index_alias("user_interests"),
             events_index=self.settings.index_alias("user_events"),
+            feedback_index=self.settings.index_alias("feedback"),
         )
 
     # --- ranking -----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -23,6 +23,11 @@ DEFAULT_ENCODE_BATCH = 32
 DEFAULT_WORKER_CONCURRENCY = 1
 DEFAULT_ENCODER_THREADS = 0  # 0: let the engine use every core
 DEFAULT_REQUEST_TIMEOUT_S = 30.0
+# Unacknowledged tasks are redelivered this long after delivery: a worker killed mid-task loses
+# nothing, and a task that runs longer than this is delivered twice (harmless: writes are
+# idempotent). See RELIABILITY.md.
+DEFAULT_VISIBILITY_TIMEOUT_S = 120
+DEFAULT_ES_REPLICAS = 0
 DEVICES = ("auto", "cpu", "cuda")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +41,7 @@ def _default_state_dir(env: Mapping[str, str]) -> Path:
 class Settings:
     """Everything configurable outside the index mappings; build with ``from_env``."""
 
-    es_url: str | None = None
+    es_url: str | None = None  # one URL, or several separated by commas (nodes of one cluster)
     es_api_key: str | None = field(default=None, repr=False)
     es_username: str | None = None
     es_password: str | None = field(default=None, repr=False)
@@ -56,6 +61,8 @@ class Settings:
     worker_concurrency: int = DEFAULT_WORKER_CONCURRENCY
     encoder_threads: int = DEFAULT_ENCODER_THREADS
     request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
+    visibility_timeout_s: int = DEFAULT_VISIBILITY_TIMEOUT_S
+    es_replicas: int = DEFAULT_ES_REPLICAS
     admin_token: str | None = field(default=None, repr=False)
     user_key: str | None = field(default=None, repr=False)
     jieba_user_dict: Path | None = None
@@ -74,6 +81,16 @@ class Settings:
         return self.es_url or f"http://127.0.0.1:{self.es_http_port}"
 
     @property
+    def es_urls(self) -> list[str]:
+        """Every node URL the client may use (INTEREST_ES_URL may list several)."""
+        return [url.strip() for url in self.effective_es_url.split(",") if url.strip()]
+
+    @property
+    def display_es_url(self) -> str:
+        """The Elasticsearch URL(s) with any user:password removed, for messages and logs."""
+        return ",".join(redact_url(url) for url in self.es_urls)
+
+    @property
     def effective_redis_url(self) -> str:
         return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
 
@@ -83,6 +100,18 @@ class Settings:
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        # Secrets are repr=False fields; URLs may carry credentials too, so they are redacted.
+        shown = []
+        for item in fields(self):
+            if not item.repr:
+                continue
+            value = getattr(self, item.name)
+            if item.name in ("es_url", "redis_url") and isinstance(value, str):
+                value = ",".join(redact_url(url) for url in value.split(","))
+            shown.append(f"{item.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -111,7 +140,9 @@ class Settings:
 
         es_url = get("ES_URL")
         if es_url is not None:
-            _check_url(es_url, "ES_URL", ("http", "https"))
+            es_url = ",".join(u.strip().rstrip("/") for u in es_url.split(",") if u.strip())
+            for url in es_url.split(","):
+                _check_url(url, "ES_URL", ("http", "https"))
         redis_url = get("REDIS_URL") or env.get("REDIS_URL") or None
         if redis_url is not None:
             _check_url(redis_url, "REDIS_URL", ("redis", "rediss", "unix"))
@@ -141,7 +172,7 @@ class Settings:
             Path(env["JAVA_HOME"]) if env.get("JAVA_HOME") else None
         )
         return cls(
-            es_url=es_url.rstrip("/") if es_url else None,
+            es_url=es_url or None,
             es_api_key=get("ES_API_KEY"),
             es_username=username,
             es_password=password,
@@ -163,10 +194,28 @@ class Settings:
             ),
             encoder_threads=get_int("ENCODER_THREADS", DEFAULT_ENCODER_THREADS, high=256),
             request_timeout_s=timeout,
+            visibility_timeout_s=get_int(
+                "VISIBILITY_TIMEOUT_S", DEFAULT_VISIBILITY_TIMEOUT_S, low=1, high=7 * 24 * 3600
+            ),
+            es_replicas=get_int("ES_REPLICAS", DEFAULT_ES_REPLICAS, high=10),
             admin_token=get("ADMIN_TOKEN"),
             user_key=get("USER_KEY"),
             jieba_user_dict=get_path("JIEBA_USER_DICT"),
         )
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the password of its user part replaced by ``***`` (the user is kept)."""
+    if "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    netloc, slash, path = rest.partition("/")
+    if "@" not in netloc:
+        return url
+    creds, host = netloc.rsplit("@", 1)
+    user, colon, _ = creds.partition(":")
+    shown = f"{user}:***" if colon else user
+    return f"{scheme}://{shown}@{host}{slash}{path}"
 
 
 def _check_url(url: str, name: str, schemes: tuple[str, ...]) -> None:

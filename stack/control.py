@@ -8,7 +8,7 @@ from typing import Any
 
 from plugin.errors import ServiceUnavailable
 from plugin.es import check_reachable, make_es_client, scorer_mode
-from plugin.settings import Settings
+from plugin.settings import Settings, redact_url
 from stack.elasticsearch import default_node, start_node, stop_node
 from stack.processes import StackError
 from stack.redis import ping, start_redis, stop_redis
@@ -67,7 +67,7 @@ def down(settings: Settings) -> list[str]:
 
 def status(settings: Settings) -> dict[str, Any]:
     es_status: dict[str, Any] = {
-        "url": settings.effective_es_url,
+        "url": settings.display_es_url,
         "version": None,
         "status": "down",
         "scorer": None,
@@ -85,16 +85,6 @@ def status(settings: Settings) -> dict[str, Any]:
     redis_ok = ping(settings.effective_redis_url)
     return {
         "elasticsearch": es_status,
-        "redis": {"url": _redact(settings.effective_redis_url), "ok": redis_ok},
+        "redis": {"url": redact_url(settings.effective_redis_url), "ok": redis_ok},
         "workers": len(ping_workers(settings)) if redis_ok else 0,
     }
-
-
-def _redact(url: str) -> str:
-    """Hide a password in a URL before it is printed."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in creds else f"{scheme}://{user}@{host}"

@@ -73,13 +73,18 @@ def spawn(
     return proc.pid
 
 
-def stop(pid_file: Path, *, name: str, timeout: float = 60.0) -> bool:
-    """SIGTERM the process group, wait, then SIGKILL; True when something was stopped."""
+def stop(pid_file: Path, *, name: str, timeout: float = 60.0, group: bool = True) -> bool:
+    """SIGTERM the process group (or, with ``group=False``, only its leader, which then stops
+    its own children), wait, then SIGKILL the group; True when something was stopped."""
     pid = read_pid(pid_file)
     if pid is None:
         pid_file.unlink(missing_ok=True)
         return False
-    _signal_group(pid, signal.SIGTERM)
+    if group:
+        _signal_group(pid, signal.SIGTERM)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and pid_alive(pid):
         _reap(pid)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from plugin.settings import REPO_ROOT, Settings
@@ -37,12 +37,17 @@ def start_worker(
     queues: str = "encode,default",
     concurrency: int | None = None,
     ping: Callable[[], list[str]] | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> bool:
-    """Start a worker unless it runs; wait until it answers a ping. True when started here."""
+    """Start a worker unless it runs; wait until it answers a ping. True when started here.
+
+    ``extra_env`` is added to this process's environment for the worker (e.g. another Redis
+    database or a shorter INTEREST_VISIBILITY_TIMEOUT_S).
+    """
     pid_file = worker_pid_file(settings, name)
     if read_pid(pid_file) is not None:
         return False
-    env = dict(os.environ)
+    env = {**os.environ, **(extra_env or {})}
     # The worker must see the same stack as this process.
     env.setdefault("INTEREST_STATE_DIR", str(settings.state_dir))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
@@ -64,8 +69,12 @@ def start_worker(
 
 
 def stop_worker(settings: Settings, name: str = "worker-1") -> bool:
-    # Warm shutdown: a worker finishes its current task on SIGTERM; acks_late covers a kill.
-    return stop(worker_pid_file(settings, name), name=f"Celery worker {name}", timeout=60.0)
+    # Warm shutdown: the main process finishes the running tasks on SIGTERM and stops its pool;
+    # a SIGTERM to the pool processes themselves would cut those tasks off. acks_late covers
+    # the SIGKILL that follows a timeout.
+    return stop(
+        worker_pid_file(settings, name), name=f"Celery worker {name}", timeout=60.0, group=False
+    )
 
 
 def worker_names(settings: Settings) -> list[str]:

@@ -2,19 +2,59 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
+from celery.schedules import crontab
 from kombu import Queue
 
 from plugin.settings import Settings
 
 ENCODE_QUEUE = "encode"
 DEFAULT_QUEUE = "default"
-# Unacknowledged work is redelivered this long after a worker dies mid-task.
-VISIBILITY_TIMEOUT_S = 120
+# Waits between retries of a task that met Elasticsearch down: 2, 4, 8... seconds (jittered),
+# at most this long, and never longer than half the visibility timeout (see below).
+RETRY_BACKOFF_S = 2
+RETRY_BACKOFF_MAX_S = 60
+# Redis briefly down: a producer retries sending for about 20 s before it reports the error.
+PUBLISH_RETRY_POLICY = {
+    "max_retries": 12,
+    "interval_start": 0.2,
+    "interval_step": 0.5,
+    "interval_max": 2.0,
+}
+# A worker storing a result while Redis restarts keeps trying this long.
+RESULT_RETRY_TIMEOUT_S = 30.0
+
+
+# Retraining, run by `celery -A tasks.app beat` (one beat process per deployment, beside the
+# workers). Daily, at night UTC; a weights proposal is only stored for review, never applied.
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "retrain-categories-daily": {
+        "task": "tasks.training.retrain_categories",
+        "schedule": crontab(hour=3, minute=0),
+    },
+    "propose-weights-daily": {
+        "task": "tasks.training.propose_weights",
+        "schedule": crontab(hour=3, minute=30),
+    },
+}
+
+
+def restore_interval_s(settings: Settings) -> int:
+    """Seconds between a worker's sweeps for unacknowledged messages past the visibility
+    timeout; a quarter of it, so a dead worker's task comes back soon after it expires."""
+    return max(1, min(10, settings.visibility_timeout_s // 4))
+
+
+def retry_backoff_max_s(settings: Settings) -> int:
+    """The longest wait between retries. A retry waits in a worker as an unacknowledged
+    message: waiting past the visibility timeout would have it delivered a second time."""
+    return max(1, min(RETRY_BACKOFF_MAX_S, settings.visibility_timeout_s // 2))
 
 
 def create_app(settings: Settings) -> Celery:
-    app = Celery("dynamic_interest", include=["tasks.indexing", "tasks.events"])
+    app = Celery("dynamic_interest", include=["tasks.indexing", "tasks.events", "tasks.training"])
     url = settings.effective_redis_url
     app.conf.update(
         broker_url=url,
@@ -24,6 +64,7 @@ def create_app(settings: Settings) -> Celery:
         task_routes={
             "tasks.indexing.*": {"queue": ENCODE_QUEUE},
             "tasks.events.*": {"queue": DEFAULT_QUEUE},
+            "tasks.training.*": {"queue": DEFAULT_QUEUE},
         },
         task_serializer="json",
         result_serializer="json",
@@ -33,16 +74,37 @@ def create_app(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
-        result_backend_transport_options={"retry_policy": {"timeout": 5.0}},
+        # A message not acknowledged within the visibility timeout (worker killed, machine
+        # lost) is delivered again; each worker sweeps for such messages every few seconds.
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout_s,
+            "unacked_restore_interval": restore_interval_s(settings),
+            "unacked_restore_throttle": 1,
+        },
+        result_backend_transport_options={"retry_policy": {"timeout": RESULT_RETRY_TIMEOUT_S}},
+        task_publish_retry=True,
+        task_publish_retry_policy=PUBLISH_RETRY_POLICY,
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
         result_expires=24 * 3600,
         worker_hijack_root_logger=True,
         worker_redirect_stdouts=False,
         timezone="UTC",
+        beat_schedule=BEAT_SCHEDULE,
     )
     return app
 
 
-app = create_app(Settings.from_env())
+def retry_options(settings: Settings, retry_on: tuple[type[BaseException], ...]) -> dict[str, Any]:
+    """Task options: retry on ``retry_on`` forever, with jittered exponential backoff."""
+    return {
+        "autoretry_for": retry_on,
+        "retry_backoff": RETRY_BACKOFF_S,
+        "retry_backoff_max": retry_backoff_max_s(settings),
+        "retry_jitter": True,
+        "max_retries": None,
+    }
+
+
+settings = Settings.from_env()
+app = create_app(settings)

@@ -11,15 +11,19 @@ from typing import Any
 
 from celery.result import AsyncResult
 from kombu.exceptions import OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from plugin.errors import ServiceUnavailable
 from plugin.settings import Settings
-from tasks.app import create_app
+from tasks.app import PUBLISH_RETRY_POLICY, create_app
 
 logger = logging.getLogger(__name__)
 
 RESULT_TIMEOUT_S = 600.0
 WORKER_CHECK_TTL_S = 30.0
+RESULT_RETRY_PAUSE_S = 1.0
+# Redis briefly down (a restart): keep trying to connect as long as a send would.
+CONNECT_RETRY = dict(PUBLISH_RETRY_POLICY)
 
 
 class TaskClient:
@@ -41,8 +45,11 @@ class TaskClient:
         if time.monotonic() < self._workers_seen_until:
             return
         try:
-            replies = self.app.control.ping(timeout=2.0, limit=1) or []
-        except OperationalError:
+            # A fresh connection: a pooled one may be dead after a Redis restart.
+            with self.app.connection_for_write() as conn:
+                conn.ensure_connection(**CONNECT_RETRY)
+                replies = self.app.control.ping(timeout=2.0, limit=1, connection=conn) or []
+        except (OperationalError, RedisConnectionError, OSError):
             raise ServiceUnavailable(
                 f"Redis at {self.settings.effective_redis_url.split('@')[-1]} is not reachable; "
                 "run `interest up`"
@@ -52,28 +59,60 @@ class TaskClient:
         self._workers_seen_until = time.monotonic() + WORKER_CHECK_TTL_S
 
     def send(self, name: str, *args: Any, **kwargs: Any) -> AsyncResult:
+        """Queue one task; while Redis is briefly down, sending is retried for about 20 s
+        (``tasks.app.PUBLISH_RETRY_POLICY``) before ServiceUnavailable."""
         try:
             return self.app.send_task(name, args=args, kwargs=kwargs)
         except OperationalError:
             raise ServiceUnavailable("Redis is not reachable; run `interest up`") from None
 
+    def wait(self, result: AsyncResult, *, timeout: float = RESULT_TIMEOUT_S) -> Any:
+        """The task's return value, waiting up to ``timeout`` seconds.
+
+        Results live in Redis: when the connection to it breaks while waiting (a restart), the
+        wait goes on over a new connection instead of failing; the task's own errors propagate.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return result.get(timeout=max(0.1, deadline - time.monotonic()))
+            except (RedisConnectionError, OperationalError, ConnectionError) as exc:
+                if time.monotonic() >= deadline:
+                    raise ServiceUnavailable(
+                        "Redis did not come back while waiting for a task's result"
+                    ) from None
+                logger.warning("waiting for task %s: %s; retrying", result.id, exc)
+                time.sleep(RESULT_RETRY_PAUSE_S)
+                result = self.app.AsyncResult(result.id)
+
     def index_items(
-        self, rows: Sequence[Mapping[str, Any]], *, batch_size: int, progress: bool = True
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        batch_size: int,
+        progress: bool = True,
+        index: str | None = None,
+        model: str | None = None,
     ) -> dict[str, Any]:
-        """Index rows through the encode queue in batches; wait until they are searchable."""
+        """Index rows through the encode queue in batches; wait until they are searchable.
+
+        ``index`` and ``model`` default to the items alias and the workers' model; a rebuild
+        names its new index and model.
+        """
         self.require_workers()
         started = time.perf_counter()
         batches = [list(rows[i : i + batch_size]) for i in range(0, len(rows), batch_size)]
-        pending = [self.send("tasks.indexing.index_items", batch) for batch in batches]
+        options = {key: value for key, value in (("index", index), ("model", model)) if value}
+        pending = [self.send("tasks.indexing.index_items", batch, **options) for batch in batches]
         indexed, errors = 0, []
         bar = _progress(len(rows), "indexing", enabled=progress)
         for batch, result in zip(batches, pending, strict=True):
-            outcome = result.get(timeout=RESULT_TIMEOUT_S)
+            outcome = self.wait(result)
             indexed += outcome["indexed"]
             errors.extend(outcome["errors"])
             bar.update(len(batch))
         bar.close()
-        self.refresh("items")
+        self.refresh(index or self.settings.index_alias("items"))
         return {
             "indexed": indexed,
             "errors": errors,
@@ -107,7 +146,7 @@ class TaskClient:
             return totals
         bar = _progress(len(events), "events", enabled=progress)
         for batch, result in zip(batches, pending, strict=True):
-            outcome = result.get(timeout=RESULT_TIMEOUT_S)
+            outcome = self.wait(result)
             totals["applied"] += outcome["applied"]
             totals["duplicates"] += outcome["duplicates"]
             totals["errors"].extend(outcome["errors"])
@@ -116,12 +155,15 @@ class TaskClient:
         totals["seconds"] = round(time.perf_counter() - started, 3)
         return totals
 
-    def refresh(self, index_name: str) -> None:
+    def refresh(self, index: str) -> None:
+        """Refresh ``index`` (an alias, a concrete index, or a short name such as "items")."""
+        from mappings import INDEX_NAMES
         from plugin.es import make_es_client
 
+        target = self.settings.index_alias(index) if index in INDEX_NAMES else index
         es = make_es_client(self.settings)
         try:
-            es.indices.refresh(index=self.settings.index_alias(index_name))
+            es.indices.refresh(index=target)
         finally:
             es.close()
 

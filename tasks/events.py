@@ -10,9 +10,9 @@ from celery.utils.log import get_task_logger
 from indexer.events import EventProcessor
 from indexer.interests import InterestParams
 from plugin.pseudonym import load_user_key
-from tasks.app import app
-from tasks.indexing import RETRY_ON
-from tasks.resources import get_encoder, get_es, get_settings
+from tasks.app import app, retry_options, settings
+from tasks.resources import get_category_cache, get_encoder, get_es, get_settings
+from tasks.retries import RETRY_ON, retry_transient
 
 logger = get_task_logger(__name__)
 
@@ -32,17 +32,12 @@ def get_processor() -> EventProcessor:
         events_index=settings.index_alias("user_events"),
         interests_index=settings.index_alias("user_interests"),
         user_key=load_user_key(settings),
+        categories=get_category_cache(),
     )
 
 
-@app.task(
-    name="tasks.events.record_events",
-    autoretry_for=RETRY_ON,
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=None,
-)
+@app.task(name="tasks.events.record_events", **retry_options(settings, RETRY_ON))
+@retry_transient
 def record_events(events: list[dict[str, Any]], refresh: bool = False) -> dict[str, Any]:
     """Store a batch of events (any users) and fold them into each user's interests."""
     return get_processor().process(events, refresh=refresh).as_dict()

@@ -5,39 +5,44 @@ from __future__ import annotations
 from typing import Any
 
 from celery.utils.log import get_task_logger
-from elasticsearch import ConnectionError as EsConnectionError
-from elasticsearch import ConnectionTimeout
 
 from indexer.pipeline import index_items as run_index_items
-from tasks.app import app
-from tasks.resources import get_encoder, get_es, get_settings
+from tasks.app import app, retry_options, settings
+from tasks.resources import get_category_cache, get_encoder, get_es, get_settings
+from tasks.retries import RETRY_ON, retry_transient
 
 logger = get_task_logger(__name__)
 
-# Elasticsearch down or overloaded: wait and retry, never drop the batch.
-RETRY_ON = (EsConnectionError, ConnectionTimeout)
 
+@app.task(name="tasks.indexing.index_items", **retry_options(settings, RETRY_ON))
+@retry_transient
+def index_items(
+    items: list[dict[str, Any]],
+    refresh: bool = False,
+    index: str | None = None,
+    model: str | None = None,
+) -> dict[str, Any]:
+    """Encode and upsert ``items``.
 
-@app.task(
-    name="tasks.indexing.index_items",
-    autoretry_for=RETRY_ON,
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=None,
-)
-def index_items(items: list[dict[str, Any]], refresh: bool = False) -> dict[str, Any]:
-    settings = get_settings()
+    Args:
+        items: raw items (id, title, body, ...); bad ones are reported, the rest indexed.
+        refresh: wait until the batch is searchable.
+        index: where to write (default: the items alias); a rebuild names its new index.
+        model: encode with this model instead of the configured one (a rebuild's new model).
+    """
     return run_index_items(
         items,
         es=get_es(),
-        encoder=get_encoder(),
-        index=settings.index_alias("items"),
+        encoder=get_encoder(model),
+        index=index or get_settings().index_alias("items"),
         refresh="wait_for" if refresh else False,
+        categories=get_category_cache().get(),
     )
 
 
 @app.task(name="tasks.indexing.encode_texts")
-def encode_texts(texts: list[str], kind: str = "passage") -> list[list[float]]:
+def encode_texts(
+    texts: list[str], kind: str = "passage", model: str | None = None
+) -> list[list[float]]:
     """Encode texts on the encode queue (used by hosts without a local model)."""
-    return [vector.tolist() for vector in get_encoder().encode(texts, kind=kind)]
+    return [vector.tolist() for vector in get_encoder(model).encode(texts, kind=kind)]

@@ -6,6 +6,7 @@ from functools import cache
 
 from elasticsearch import Elasticsearch
 
+from indexer.categories import CategoryCache
 from plugin.encoder import Encoder, load_encoder
 from plugin.es import make_es_client
 from plugin.settings import Settings
@@ -22,6 +23,17 @@ def get_es() -> Elasticsearch:
 
 
 @cache
-def get_encoder() -> Encoder:
+def _encoder(model: str) -> Encoder:
     # Loaded lazily inside the task, so CUDA and OpenMP are first touched in the child process.
-    return load_encoder(get_settings())
+    return load_encoder(get_settings().with_overrides(model=model))
+
+
+def get_encoder(model: str | None = None) -> Encoder:
+    """The configured encoder, or the one of ``model`` (a rebuild into another model)."""
+    return _encoder(model or get_settings().model)
+
+
+@cache
+def get_category_cache() -> CategoryCache:
+    """The category model of this process, reloaded when a retrained version is current."""
+    return CategoryCache(get_settings().state_dir)

@@ -1,0 +1,1 @@
+"""Benchmarks on the shared datasets: encoder comparison, threads, drift (read data in place)."""

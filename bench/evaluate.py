@@ -1,0 +1,76 @@
+"""`interest eval`: quality on real data against simple baselines, on the running stack.
+
+``movielens``: next-item prediction on a per-user time split (``bench.eval_movielens``).
+``thucnews`` / ``toutiao``: a simulated topic switch on Chinese headlines
+(``bench.eval_drift``). Both write ``OUT/metrics.json``, ``OUT/results.md`` and PNG plots.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from plugin.errors import InputError
+from plugin.settings import Settings
+
+DATASETS = ("movielens", "thucnews", "toutiao")
+
+
+def run_eval(
+    settings: Settings,
+    *,
+    dataset: str,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    users: int | None = None,
+    seed: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run one evaluation; ``users`` (MovieLens: sample size, 0 = all; drift: user count).
+
+    Raises:
+        InputError: an unknown dataset or a missing data folder.
+    """
+    if dataset not in DATASETS:
+        raise InputError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
+    folder, out = Path(data_dir).expanduser(), Path(out_dir).expanduser()
+    if not folder.is_dir():
+        raise InputError(f"--data-dir {folder} is not a folder")
+    if dataset == "movielens":
+        from bench import eval_movielens
+
+        return eval_movielens.run(
+            settings,
+            data_dir=folder,
+            out_dir=out,
+            users=eval_movielens.DEFAULT_USERS if users is None else (users or None),
+            seed=eval_movielens.DEFAULT_SEED if seed is None else seed,
+            progress=progress,
+        )
+    from bench import eval_drift
+
+    return eval_drift.run(
+        settings,
+        dataset=dataset,
+        data_dir=folder,
+        out_dir=out,
+        pairs=users or eval_drift.DEFAULT_PAIRS,
+        seed=eval_drift.DEFAULT_SEED if seed is None else seed,
+        progress=progress,
+    )
+
+
+def summary_lines(payload: dict[str, Any]) -> list[str]:
+    """A short plain-text table for the terminal."""
+    lines = [f"{payload['dataset']}: {payload['split']}"]
+    for method, values in payload["methods"].items():
+        cells = "  ".join(f"{name} {value:.4f}" for name, value in values.items())
+        lines.append(f"  {method:20} {cells}")
+    drift = payload.get("drift")
+    if drift:
+        for method, values in drift["methods"].items():
+            lines.append(
+                f"  {method:20} switched {values['switched_pairs']}/{len(drift['pairs'])} "
+                f"pairs, mean {values['mean_events_to_switch']} events after the switch"
+            )
+    return lines

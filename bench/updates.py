@@ -1,0 +1,94 @@
+"""Interest updates: events applied per second per worker, with and without text to encode.
+
+Run ``interest up`` first with the same ``INTEREST_*`` environment, then::
+
+    python -m bench.updates --events 200
+
+It reuses ``bench.ingest``'s events part (``bench_events``: ``TaskClient.record_events`` with
+``wait=True``, posts with text vs clicks without, alternating in one run so both see the same
+load) on items it indexes first, and divides by the worker processes that answered. Everything
+it writes is removed at the end. A table goes to stderr, one JSON object to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import uuid
+from collections.abc import Sequence
+
+from bench.ingest import bench_events, cleanup, load_items, median_rate
+from plugin.settings import Settings
+from stack.control import ping_workers
+from tasks.client import TaskClient
+
+DEFAULT_ITEMS = 200
+DEFAULT_EVENTS = 200
+DEFAULT_USERS = 20
+DEFAULT_REPEAT = 3
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.updates", description=__doc__)
+    parser.add_argument("--items", type=int, default=DEFAULT_ITEMS)
+    parser.add_argument("--events", type=int, default=DEFAULT_EVENTS)
+    parser.add_argument("--users", type=int, default=DEFAULT_USERS)
+    parser.add_argument("--repeat", type=int, default=DEFAULT_REPEAT)
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    run = uuid.uuid4().hex[:8]
+    load_before = os.getloadavg()
+    items, source = load_items(args.items, None, run)
+    users: list[str] = []
+    with TaskClient(settings) as tasks:
+        tasks.require_workers()
+        workers = ping_workers(settings)
+        processes = max(1, len(workers)) * settings.worker_concurrency
+        try:
+            tasks.index_items(items, batch_size=settings.encode_batch, progress=False)
+            runs = bench_events(
+                tasks,
+                items,
+                run=run,
+                count=args.events,
+                user_count=args.users,
+                repeat=args.repeat,
+                created_users=users,
+            )
+        finally:
+            cleanup(settings, [item["id"] for item in items], users)
+    rates = {kind: median_rate(kind_runs) for kind, kind_runs in runs.items()}
+    report = {
+        "benchmark": "updates",
+        "events": args.events,
+        "users": args.users,
+        "repeat": args.repeat,
+        "items_source": source,
+        "model": settings.model,
+        "workers": workers,
+        "worker_processes": processes,
+        "cpus": os.cpu_count(),
+        "load_average_1m": {"before": load_before[0], "after": round(os.getloadavg()[0], 2)},
+        "events_per_s": rates,
+        "events_per_s_per_worker": {k: round(v / processes, 2) for k, v in rates.items()},
+        "ms_per_event": {
+            kind: round(1000 * statistics.median(r["seconds"] for r in kind_runs) / args.events, 2)
+            for kind, kind_runs in runs.items()
+        },
+        "runs": runs,
+    }
+    print(f"updates: {report['model']}, {processes} worker process(es)", file=sys.stderr)
+    for kind, rate in rates.items():
+        print(
+            f"  {kind:<14} {rate:>8} events/s  {report['ms_per_event'][kind]:>7} ms/event",
+            file=sys.stderr,
+        )
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Rebuilding the items index with no downtime: every item re-encoded through the real
+workers into `<alias>-v<N+1>`, `_meta` weights and history copied, one atomic alias swap,
+while a thread queries the alias the whole time."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from plugin.es import read_meta, resolve_alias
+from plugin.rebuild import rebuild_items
+from plugin.service import PersonalizedSearch
+from plugin.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+RUN = uuid.uuid4().hex[:8]
+TOPICS = [
+    ("marathon", "Marathon runners break the course record in the rain"),
+    ("football", "Late football goal wins the cup final for the home side"),
+    ("sourdough", "Sourdough bread: starter, flour, water, salt and patience"),
+    ("gpu", "A new GPU doubles deep learning training speed"),
+    ("tennis", "Five-set tennis thriller on the centre court"),
+]
+QUERIES = ["marathon runners", "football cup", "sourdough bread", "GPU training", "tennis"]
+
+
+def make_items(prefix: str, count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"{prefix}-{i}",
+            "title": f"{TOPICS[i % len(TOPICS)][1]} ({i})",
+            "body": f"Story {i} about {TOPICS[i % len(TOPICS)][0]}.",
+            "category": TOPICS[i % len(TOPICS)][0],
+        }
+        for i in range(count)
+    ]
+
+
+class QueryLoop:
+    """Searches and cold-start recommendations against the alias until stopped; records
+    every error and every empty answer."""
+
+    def __init__(self, service: PersonalizedSearch):
+        self.service = service
+        self.done = threading.Event()
+        self.queries = 0
+        self.failures: list[str] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.done.is_set():
+            query = QUERIES[self.queries % len(QUERIES)]
+            try:
+                if self.queries % 3 == 2:
+                    result = self.service.recommend(f"nobody-{RUN}", size=5)
+                else:
+                    result = self.service.search(query, size=5)
+                if not result.hits:
+                    self.failures.append(f"empty result for {query!r}")
+            except Exception as exc:  # the point of the test: there must be none
+                self.failures.append(f"{type(exc).__name__}: {exc}")
+            self.queries += 1
+
+    def __enter__(self) -> QueryLoop:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture
+def rebuild_settings(settings: Settings) -> Settings:
+    return settings.with_overrides(index_prefix=f"itest-rebuild-{RUN}-{uuid.uuid4().hex[:4]}")
+
+
+@pytest.fixture
+def rebuild_service(rebuild_settings: Settings, es, encoder) -> Iterator[PersonalizedSearch]:
+    service = PersonalizedSearch(es, settings=rebuild_settings, encoder=encoder)
+    service.init_indices()
+    yield service
+    es.options(ignore_status=404).indices.delete(index=f"{rebuild_settings.index_prefix}-*")
+
+
+def seed(service: PersonalizedSearch, tasks, count: int) -> list[dict[str, Any]]:
+    alias = service.items_alias
+    service.set_weights({"bm25": 0.5, "interest": 0.3}, note="first tuning")
+    service.set_weights({"freshness": 0.2}, note="fresher")
+    items = make_items(alias, count)
+    result = tasks.index_items(items, batch_size=16, progress=False, index=alias)
+    assert result["indexed"] == count and result["errors"] == [], result
+    return items
+
+
+def test_cli_rebuild_swaps_with_queries_running_and_keeps_weights(
+    rebuild_service, rebuild_settings, tasks, es, monkeypatch, capsys
+):
+    from plugin.cli import main
+
+    items = seed(rebuild_service, tasks, 40)
+    alias = rebuild_service.items_alias
+    meta_before = read_meta(es, alias)
+    monkeypatch.setenv("INTEREST_INDEX_PREFIX", rebuild_settings.index_prefix)
+    with QueryLoop(rebuild_service) as loop:
+        time.sleep(0.5)
+        code = main(["rebuild", "--json", "--batch-size", "8"])
+        time.sleep(0.5)
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report
+    assert loop.failures == [], loop.failures[:5]
+    assert loop.queries >= 10, f"only {loop.queries} queries ran during the rebuild"
+    assert (report["old"], report["new"]) == (f"{alias}-v1", f"{alias}-v2")
+    assert report["swapped"] is True and report["dropped"] is False
+    assert report["scanned"] == report["indexed"] == 40 and report["errors"] == []
+    assert resolve_alias(es, alias) == f"{alias}-v2"
+    assert es.indices.exists(index=f"{alias}-v1"), "the old index is kept by default"
+    meta_after = read_meta(es, alias)
+    assert meta_after["blend"] == meta_before["blend"]
+    assert meta_after["blend_history"] == meta_before["blend_history"]
+    assert meta_after["rebuilt_from"] == f"{alias}-v1"
+    assert meta_after["model"]["name"] == rebuild_settings.model
+    assert [v["note"] for v in rebuild_service.weights_history()][:2] == ["fresher", "first tuning"]
+    es.indices.refresh(index=alias)
+    ids = [item["id"] for item in items]
+    new_docs = es.mget(index=f"{alias}-v2", ids=ids)["docs"]
+    assert all(doc["found"] and len(doc["_source"]["embedding"]) == 384 for doc in new_docs)
+    assert es.count(index=alias)["count"] == 40
+
+
+def test_rebuild_catches_up_with_writes_during_it_and_can_drop_the_old_index(
+    rebuild_service, rebuild_settings, tasks, es
+):
+    items = seed(rebuild_service, tasks, 30)
+    alias = rebuild_service.items_alias
+    for item in items:
+        es.update(index=alias, id=item["id"], doc={"popularity": 5})
+    es.indices.refresh(index=alias)
+    late = make_items(f"{alias}-late", 1)[0]
+    calls: list[int] = []
+    clicked: list[str] = []
+
+    def index_batch(rows: list[dict[str, Any]], index: str) -> dict[str, Any]:
+        if not calls:  # the rebuild is under way: a click and a new item reach the old index
+            clicked.append(rows[0]["id"])  # an item already read
+            current = es.get(index=alias, id=clicked[0])
+            es.update(
+                index=alias,
+                id=clicked[0],
+                doc={"popularity": current["_source"]["popularity"] + 2},
+                if_seq_no=current["_seq_no"],
+                if_primary_term=current["_primary_term"],
+            )
+            assert tasks.index_items([late], batch_size=1, progress=False, index=alias)["indexed"]
+        calls.append(len(rows))
+        result: dict[str, Any] = tasks.index_items(rows, batch_size=8, progress=False, index=index)
+        return result
+
+    with QueryLoop(rebuild_service) as loop:
+        report = rebuild_items(
+            es,
+            alias=alias,
+            model=rebuild_service.model_identity(),
+            index_batch=index_batch,
+            drop_old=True,
+            page=10,
+        )
+    assert loop.failures == [], loop.failures[:5]
+    assert report["swapped"] and report["dropped"] and report["scanned"] == 30
+    assert report["caught_up"] >= 1 and report["popularity_synced"] == 1
+    assert len(calls) >= 3, "the old index was read in several pages"
+    assert not es.indices.exists(index=f"{alias}-v1")
+    es.indices.refresh(index=alias)
+    assert es.count(index=alias)["count"] == 31
+    assert es.get(index=alias, id=late["id"])["_source"]["title"] == late["title"]
+    assert es.get(index=alias, id=clicked[0])["_source"]["popularity"] == 7
+    others = es.mget(index=alias, ids=[i["id"] for i in items if i["id"] != clicked[0]])
+    assert {doc["_source"]["popularity"] for doc in others["docs"]} == {5}

@@ -1,0 +1,54 @@
+"""The drift simulation's schedule and measures (bench.eval_drift), without a stack."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bench.eval_drift import (
+    PHASE_A,
+    PHASE_B,
+    build_corpus,
+    events_to_switch,
+    precision,
+    schedule_pairs,
+    user_events,
+)
+
+ROWS = [(f"{label} headline {n}", label) for label in ("x", "y", "z") for n in range(60)]
+
+
+def test_build_corpus_even_sample_and_rest_for_posts() -> None:
+    corpus = build_corpus(ROWS, dataset="t", items=90, seed=1)
+    assert sorted(corpus.categories.values()).count("x") == 30
+    assert len(corpus.posts["y"]) == 30
+    indexed = set(corpus.titles.values())
+    assert not indexed & {text for texts in corpus.posts.values() for text in texts}
+
+
+def test_schedule_pairs_distinct_categories() -> None:
+    pairs = schedule_pairs(["a", "b", "c", "d", "e"], 3, seed=2)
+    assert len(pairs) == 3
+    assert all(a != b for a, b in pairs)
+    assert len({c for p in pairs[:2] for c in p}) == 4
+
+
+def test_user_events_follow_the_schedule() -> None:
+    corpus = build_corpus(ROWS, dataset="t", items=90, seed=1)
+    end = datetime(2026, 1, 2, tzinfo=UTC)
+    events = user_events(corpus, ("x", "y"), "u", end=end, seed=3)
+    assert len(events) == PHASE_A + PHASE_B
+    clicks = [e for e in events if e["type"] == "click"]
+    assert all(corpus.categories[e["item"]] == "x" for e in clicks if events.index(e) < PHASE_A)
+    assert all(corpus.categories[e["item"]] == "y" for e in clicks if events.index(e) >= PHASE_A)
+    assert events[-1]["time"] == end.isoformat()
+    assert len({e["item"] for e in clicks}) == len(clicks)
+
+
+def test_precision_counts_missing_slots_as_misses() -> None:
+    assert precision(["a", "b"], {"a": "x", "b": "y"}, "x") == 0.1
+
+
+def test_events_to_switch_counts_b_events() -> None:
+    curve = [0.0] * PHASE_A + [0.2, 0.5, 0.6, 0.9] + [1.0] * (PHASE_B - 4)
+    assert events_to_switch(curve) == 3
+    assert events_to_switch([0.9] * PHASE_A + [0.1] * PHASE_B) is None
