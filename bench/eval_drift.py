@@ -12,7 +12,10 @@ is recorded. Methods:
 * ``static-profile``: cosine to the mean of all the user's past event vectors (posts
   encoded as the worker does, clicks by the item's stored vector), no decay;
 * ``popularity``: most clicked items so far over all simulated users (ties: a seeded
-  order), the classic non-personal feed.
+  order), the classic non-personal feed;
+* ``short-term-vector`` (a diagnostic, not a recommender of its own): the items nearest to
+  the short-term vector stored in the user's interest document, to tell whether the write
+  path (interest maths) or the read path (retrieval and blending) holds a switch back.
 
 Reported per method: after how many B events at least ``SWITCH_PRECISION`` of the top 10
 are category B (null when it never happens within ``PHASE_B``), and the mean precision
@@ -40,7 +43,7 @@ from plugin.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-METHODS = ("dynamic-interest", "static-profile", "popularity")
+METHODS = ("dynamic-interest", "static-profile", "popularity", "short-term-vector")
 DEFAULT_ITEMS = 1500
 DEFAULT_PAIRS = 6
 DEFAULT_SEED = 7
@@ -256,12 +259,14 @@ def _simulate(
         recs = service.recommend(event["user"], size=TOP, filters=filters)
         centre = np.mean(history, axis=0)
         scores = vectors @ (centre / np.linalg.norm(centre))
+        short = (service.interest_document(event["user"]) or {}).get("short_term")
         lists = {
             "dynamic-interest": [hit.id for hit in recs.hits],
             "static-profile": _best(scores, ids, clicked),
             "popularity": sorted(
                 (i for i in ids if i not in clicked), key=lambda i: (-popularity[i], tie_order[i])
             )[:TOP],
+            "short-term-vector": _best(vectors @ np.asarray(short), ids, clicked) if short else [],
         }
         for method, ranked in lists.items():
             trace.lists[method].append(ranked)
@@ -339,20 +344,33 @@ def _mean_curve(curves: Sequence[Sequence[float]]) -> list[float]:
 def _write(out_dir: Path, payload: dict[str, Any]) -> None:
     report.write_metrics(out_dir, payload)
     drift = payload["drift"]["methods"]
-    report.line_chart(
-        {m: drift[m]["precision_b"] for m in METHODS}, out_dir / "drift_precision_b.png",
-        title=f"{payload['dataset']}: share of category B in the top 10 (switch after "
-        f"event {PHASE_A})", xlabel="events", ylabel="precision@10 for B", marker_x=PHASE_A + 0.5,
-    )  # fmt: skip
-    rows = ["| method | pairs switched | mean events to switch | per pair |", "|---|---:|---:|---|"]
+    for side, label in (("b", "B (the new interest)"), ("a", "A (the old interest)")):
+        report.line_chart(
+            {m: drift[m][f"precision_{side}"] for m in METHODS},
+            out_dir / f"drift_precision_{side}.png",
+            title=f"{payload['dataset']}: share of category {label} in the top 10",
+            xlabel=f"events (A for 1-{PHASE_A}, then B)",
+            ylabel=f"precision@10 for {side.upper()}",
+            marker_x=PHASE_A + 0.5,
+        )
+    checkpoints = (5, 10, PHASE_B)
+    rows = [
+        "| method | pairs switched | mean events to switch | "
+        + " | ".join(f"B share after {n} B events" for n in checkpoints)
+        + " | per pair |",
+        "|---|---:|---:|" + "---:|" * len(checkpoints) + "---|",
+    ]
     for method in METHODS:
         d = drift[method]
-        per_pair = ", ".join(f"{p}: {s if s is not None else '>' + str(PHASE_B)}"
-                             for p, s in d["events_to_switch"].items())  # fmt: skip
+        per_pair = ", ".join(
+            f"{pair}: {n if n is not None else f'>{PHASE_B}'}"
+            for pair, n in d["events_to_switch"].items()
+        )
+        shares = " | ".join(f"{d['precision_b'][PHASE_A + n - 1]:.2f}" for n in checkpoints)
+        mean_switch = d["mean_events_to_switch"]
         rows.append(
             f"| {method} | {d['switched_pairs']}/{len(d['events_to_switch'])} | "
-            f"{d['mean_events_to_switch'] if d['mean_events_to_switch'] is not None else '–'} "
-            f"| {per_pair} |"
+            f"{'–' if mean_switch is None else mean_switch} | {shares} | {per_pair} |"
         )
     lines = [
         f"# Interest drift on {payload['dataset']}",
@@ -369,5 +387,7 @@ def _write(out_dir: Path, payload: dict[str, Any]) -> None:
         f"Seconds: {payload['seconds']}.",
         "",
         "![precision for B](drift_precision_b.png)",
+        "",
+        "![precision for A](drift_precision_a.png)",
     ]
     report.write_markdown(out_dir, lines)

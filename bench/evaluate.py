@@ -16,6 +16,26 @@ from plugin.settings import Settings
 DATASETS = ("movielens", "thucnews", "toutiao")
 
 
+def check_inputs(dataset: str, data_dir: str | Path) -> Path:
+    """The dataset's folder, checked before anything starts.
+
+    Raises:
+        InputError: an unknown dataset, or no dataset files in ``data_dir`` or its child.
+    """
+    if dataset not in DATASETS:
+        raise InputError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
+    if dataset == "movielens":
+        from bench.movielens import dataset_folder
+
+        return dataset_folder(data_dir)
+    from bench.eval_drift import FOLDERS, headlines_parent
+
+    folder = headlines_parent(dataset, data_dir) / FOLDERS[dataset]
+    if not folder.is_dir():
+        raise InputError(f"no {FOLDERS[dataset]} folder at {Path(data_dir).expanduser()}")
+    return folder
+
+
 def run_eval(
     settings: Settings,
     *,
@@ -31,11 +51,7 @@ def run_eval(
     Raises:
         InputError: an unknown dataset or a missing data folder.
     """
-    if dataset not in DATASETS:
-        raise InputError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
-    folder, out = Path(data_dir).expanduser(), Path(out_dir).expanduser()
-    if not folder.is_dir():
-        raise InputError(f"--data-dir {folder} is not a folder")
+    folder, out = check_inputs(dataset, data_dir), Path(out_dir).expanduser()
     if dataset == "movielens":
         from bench import eval_movielens
 

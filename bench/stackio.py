@@ -84,7 +84,8 @@ def set_popularity(es: Elasticsearch, index: str, counts: Mapping[str, int]) -> 
     )
     ok, errors = bulk(es, actions, raise_on_error=False, refresh=True, chunk_size=1000)
     if errors:
-        raise InputError(f"could not set popularity of {len(errors)} items")
+        count = errors if isinstance(errors, int) else len(errors)
+        raise InputError(f"could not set popularity of {count} items")
     logger.info("set the popularity of %d items", ok)
 
 

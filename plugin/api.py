@@ -52,6 +52,7 @@ MAX_BATCH = 10_000
 DISABLED_ADMIN = "admin routes are disabled: set INTEREST_ADMIN_TOKEN"
 NEEDS_TOKEN = "admin routes need the header 'Authorization: Bearer <INTEREST_ADMIN_TOKEN>'"
 NO_TASKS = "this server has no task queue (Redis and a worker); start it with `interest serve`"
+UNPARSABLE_BODY = "There was an error parsing the body"
 
 # Most specific first: the first match decides the status.
 ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
@@ -178,6 +179,11 @@ def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors():
         loc = list(error.get("loc", ()))
+        if error.get("type") == "json_invalid":
+            where = f" at character {loc[-1]}" if loc and isinstance(loc[-1], int) else ""
+            reason = (error.get("ctx") or {}).get("error", "malformed")
+            parts.append(f"malformed JSON{where}: {reason}")
+            continue
         if (
             len(loc) > 1
             and loc[0] == "body"
@@ -199,7 +205,10 @@ def install_error_handlers(app: FastAPI, settings: Settings) -> None:
 
     @app.exception_handler(HTTPException)
     async def on_http(request: Request, exc: HTTPException) -> JSONResponse:
-        return _error_response(exc.status_code, str(exc.detail), settings, headers=exc.headers)
+        detail = str(exc.detail)
+        if exc.status_code == 400 and detail == UNPARSABLE_BODY:  # FastAPI's words for it
+            detail = "invalid request: the body is not UTF-8 JSON"
+        return _error_response(exc.status_code, detail, settings, headers=exc.headers)
 
     async def on_known(request: Request, exc: Exception) -> JSONResponse:
         status, message = status_for(exc)

@@ -151,7 +151,8 @@ def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
     emit(
         args,
         payload,
-        f"removed {removed['interests']} interest document(s), {removed['events']} events",
+        f"removed {removed['interests']} interest document(s), {removed['events']} events, "
+        f"{removed.get('feedback', 0)} logged impressions/clicks",
     )
     return 0
 
@@ -331,9 +332,12 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from bench.evaluate import run_eval, summary_lines
+    from bench.evaluate import check_inputs, run_eval, summary_lines
     from stack.control import up
 
+    check_inputs(args.dataset, args.data_dir)  # a bad folder fails before the stack starts
+    if args.users is not None and args.users < 0:
+        raise_input(f"--users must be 0 (all) or positive, got {args.users}")
     up(settings)
     payload = run_eval(
         settings,

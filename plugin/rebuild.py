@@ -21,6 +21,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,7 +39,9 @@ IndexBatch = Callable[[list[dict[str, Any]], str], Mapping[str, Any]]
 
 VERSION_SUFFIX = re.compile(r"-v(\d+)$")
 SKIPPED_FIELDS = ("embedding",)  # made again by the encoder
-CARRIED_FIELDS = ("collab", "collab_version")  # made by other jobs: copied as they are
+# Made by other jobs, or provenance the encoder would restate ("given" for a predicted
+# category): copied as they are after the worker wrote the item.
+CARRIED_FIELDS = ("collab", "collab_version", "category_source")
 # Items written this long before the rebuild started are caught up too (clock skew).
 CATCH_UP_MARGIN = timedelta(seconds=60)
 PAGE = 500
@@ -112,14 +115,18 @@ def rebuild_items(
     new = _create_next(es, alias=alias, old=old, model=model, replicas=replicas)
     since = datetime.now(UTC) - CATCH_UP_MARGIN
     popularity: dict[str, int] = {}
+    copied: dict[str, Any] = {}  # id -> indexed_at of the version copied
     report: dict[str, Any] = {"alias": alias, "old": old, "new": new, "model": model.get("name")}
     report.update(scanned=0, indexed=0, errors=[], caught_up=0, popularity_synced=0)
     for hits in scan_pit(es, old, exclude=SKIPPED_FIELDS, page=page):
         report["scanned"] += len(hits)
-        popularity.update((h["_id"], int(h["_source"].get("popularity") or 0)) for h in hits)
+        for hit in hits:
+            popularity[hit["_id"]] = int(hit["_source"].get("popularity") or 0)
+            copied[hit["_id"]] = hit["_source"].get("indexed_at")
         _copy(es, hits, new=new, index_batch=index_batch, report=report)
         logger.info("rebuild %s -> %s: %d items so far", old, new, report["scanned"])
-    report["caught_up"] += _catch_up(es, old=old, new=new, since=since, index_batch=index_batch)
+    catch_up = CatchUp(old=old, new=new, since=since, index_batch=index_batch, copied=copied)
+    report["caught_up"] += catch_up.run(es)
     es.indices.refresh(index=new)
     if report["errors"] and not allow_errors:
         logger.error("rebuild: %d items failed; %s still serves", len(report["errors"]), old)
@@ -128,7 +135,7 @@ def rebuild_items(
     swap_alias(es, alias=alias, old=old, new=new)
     logger.info("rebuild: alias %s now points to %s", alias, new)
     # Writes that reached the old index between the last catch-up and the swap.
-    report["caught_up"] += _catch_up(es, old=old, new=new, since=since, index_batch=index_batch)
+    report["caught_up"] += catch_up.run(es)
     report["popularity_synced"] = _sync_popularity(es, old=old, new=new, at_scan=popularity)
     if drop_old:
         es.indices.delete(index=old)
@@ -194,19 +201,34 @@ def _copy(
     return len(rows)
 
 
-def _catch_up(
-    es: Elasticsearch, *, old: str, new: str, since: datetime, index_batch: IndexBatch
-) -> int:
-    """Re-encode items indexed into ``old`` at or after ``since`` (written during the rebuild)."""
-    es.indices.refresh(index=old)
-    query = {"range": {"indexed_at": {"gte": since.isoformat()}}}
-    copied = 0
-    scratch: dict[str, Any] = {"indexed": 0, "errors": []}
-    for hits in scan_pit(es, old, query=query, exclude=SKIPPED_FIELDS):
-        copied += _copy(es, hits, new=new, index_batch=index_batch, report=scratch)
-    if scratch["errors"]:
-        logger.warning("rebuild catch-up: %d items failed", len(scratch["errors"]))
-    return copied
+@dataclass
+class CatchUp:
+    """Items written to ``old`` during the rebuild: indexed at or after ``since`` and not the
+    version already copied (``copied``: id -> indexed_at, kept up to date here)."""
+
+    old: str
+    new: str
+    since: datetime
+    index_batch: IndexBatch
+    copied: dict[str, Any]
+
+    def run(self, es: Elasticsearch) -> int:
+        """Re-encode them into ``new``; return how many."""
+        es.indices.refresh(index=self.old)
+        query = {"range": {"indexed_at": {"gte": self.since.isoformat()}}}
+        count = 0
+        scratch: dict[str, Any] = {"indexed": 0, "errors": []}
+        for hits in scan_pit(es, self.old, query=query, exclude=SKIPPED_FIELDS):
+            fresh = [h for h in hits if self.copied.get(h["_id"], "") != _indexed_at(h)]
+            count += _copy(es, fresh, new=self.new, index_batch=self.index_batch, report=scratch)
+            self.copied.update((h["_id"], _indexed_at(h)) for h in fresh)
+        if scratch["errors"]:
+            logger.warning("rebuild catch-up: %d items failed", len(scratch["errors"]))
+        return count
+
+
+def _indexed_at(hit: Mapping[str, Any]) -> Any:
+    return hit["_source"].get("indexed_at")
 
 
 def _sync_popularity(es: Elasticsearch, *, old: str, new: str, at_scan: Mapping[str, int]) -> int:

@@ -29,18 +29,30 @@ def redis_url_with_db(settings: Settings, db: int) -> str:
 
 
 class FaultWorkers:
-    """Named workers on Redis database ``db`` (the session worker uses another), started with
-    ``extra_env`` on top of this process's environment."""
+    """Named workers on Redis database ``db`` (the session worker uses another), writing to
+    indices under ``index_prefix`` (so their items do not crowd other tests' rankings),
+    started with ``extra_env`` on top of this process's environment."""
 
-    def __init__(self, settings: Settings, *, db: int, extra_env: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        db: int,
+        index_prefix: str | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ):
         self.session = settings
         url = redis_url_with_db(settings, db)
+        prefix = index_prefix or settings.index_prefix
         self.env = {
             "INTEREST_REDIS_URL": url,
             "INTEREST_VISIBILITY_TIMEOUT_S": str(VISIBILITY_S),
+            "INTEREST_INDEX_PREFIX": prefix,
             **(extra_env or {}),
         }
-        self.settings = settings.with_overrides(redis_url=url, visibility_timeout_s=VISIBILITY_S)
+        self.settings = settings.with_overrides(
+            redis_url=url, visibility_timeout_s=VISIBILITY_S, index_prefix=prefix
+        )
         self.started: set[str] = set()
 
     def log(self, name: str) -> Path:

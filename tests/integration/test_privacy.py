@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ ITEM = {
     "title": "Privacy: a guide to mountain hiking",
     "body": "Boots, maps and water for a day in the hills.",
     "category": "outdoors",
+    "created_at": "2021-03-01T00:00:00Z",  # old: it must not crowd other tests' fresh rankings
 }
 
 
@@ -51,14 +53,25 @@ def hits_for(es, settings: Settings, text: str) -> list[dict[str, Any]]:
 
 
 def documents_of(es, settings: Settings, pseudonym: str) -> dict[str, int]:
-    """How many documents of each index belong to ``pseudonym``."""
+    """How many documents of each index belong to ``pseudonym`` (by field or by id)."""
+    query = {"bool": {"should": [{"term": {"user": pseudonym}}, {"ids": {"values": [pseudonym]}}]}}
     counts = {}
     for index in every_index(settings):
         es.indices.refresh(index=index, ignore_unavailable=True)
-        by_field = es.count(index=index, query={"term": {"user": pseudonym}})["count"]
-        by_id = es.count(index=index, query={"ids": {"values": [pseudonym]}})["count"]
-        counts[index] = int(by_field) + int(by_id)
+        counts[index] = int(es.count(index=index, query=query)["count"])
     return counts
+
+
+def wait_for_events(es, settings: Settings, pseudonym: str, count: int) -> None:
+    """The click route queues its event without waiting: wait until it is stored."""
+    index = settings.index_alias("user_events")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        es.indices.refresh(index=index)
+        if es.count(index=index, query={"term": {"user": pseudonym}})["count"] >= count:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{count} events of {pseudonym} were not stored in time")
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +83,9 @@ def api(settings: Settings, service, tasks) -> Iterator[TestClient]:
         yield client
 
 
-def leave_traces(api: TestClient, tasks, user: str) -> None:
-    """Events, an interest document, impressions and a click, as a real user would."""
+def leave_traces(api: TestClient, tasks, es, settings: Settings, service, user: str) -> None:
+    """Events, an interest document, impressions and a click, as a real user would: three
+    events in all (a post, a click event, and the click on a result)."""
     assert tasks.index_items([ITEM], batch_size=1, progress=False)["indexed"] == 1
     now = datetime.now(UTC)
     events = [
@@ -88,16 +102,17 @@ def leave_traces(api: TestClient, tasks, user: str) -> None:
         json={"user": user, "item": ITEM["id"], "request_id": searched.json()["request_id"]},
     )
     assert clicked.status_code == 200 and clicked.json()["logged"] is True
+    wait_for_events(es, settings, service.pseudonym(user), 3)
 
 
 def test_raw_user_ids_never_reach_elasticsearch(api, tasks, service, es, settings):
     user = f"alice.privacy.{RUN}@example.com"
-    leave_traces(api, tasks, user)
+    leave_traces(api, tasks, es, settings, service, user)
     pseudonym = service.pseudonym(user)
     assert pseudonym.startswith("u_") and user not in pseudonym
     counts = documents_of(es, settings, pseudonym)
     assert counts[settings.index_alias("user_interests")] == 1
-    assert counts[settings.index_alias("user_events")] == 2
+    assert counts[settings.index_alias("user_events")] == 3
     assert counts[settings.index_alias("feedback")] >= 2  # impressions and the click
     assert hits_for(es, settings, user) == [], "the raw user id was found in an index"
     for index in every_index(settings)[1:]:
@@ -110,14 +125,14 @@ def test_forget_through_the_cli_leaves_nothing(api, tasks, service, es, settings
     from plugin.cli import main
 
     user = f"bob-forget-cli-{RUN}"
-    leave_traces(api, tasks, user)
+    leave_traces(api, tasks, es, settings, service, user)
     pseudonym = service.pseudonym(user)
     before = documents_of(es, settings, pseudonym)
     assert all(count > 0 for name, count in before.items() if not name.endswith("-items"))
     assert main(["forget", "--user", user, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["user"] == user
-    assert report["removed"]["interests"] == 1 and report["removed"]["events"] == 2
+    assert report["removed"]["interests"] == 1 and report["removed"]["events"] == 3
     assert report["removed"]["feedback"] == before[settings.index_alias("feedback")]
     assert set(documents_of(es, settings, pseudonym).values()) == {0}
     assert service.interest_document(user) is None
@@ -127,13 +142,13 @@ def test_forget_through_the_cli_leaves_nothing(api, tasks, service, es, settings
 
 def test_forget_through_the_admin_route_leaves_nothing(api, tasks, service, es, settings):
     user = f"carol-forget-api-{RUN}"
-    leave_traces(api, tasks, user)
+    leave_traces(api, tasks, es, settings, service, user)
     pseudonym = service.pseudonym(user)
     assert api.delete(f"/api/admin/users/{user}").status_code == 401  # the token is needed
     response = api.delete(f"/api/admin/users/{user}", headers={"Authorization": f"Bearer {ADMIN}"})
     assert response.status_code == 200
     removed = response.json()["removed"]
-    assert removed["interests"] == 1 and removed["events"] == 2 and removed["feedback"] >= 2
+    assert removed["interests"] == 1 and removed["events"] == 3 and removed["feedback"] >= 2
     assert set(documents_of(es, settings, pseudonym).values()) == {0}
     again = api.delete(f"/api/admin/users/{user}", headers={"Authorization": f"Bearer {ADMIN}"})
     assert again.json()["removed"] == {"interests": 0, "events": 0, "feedback": 0}
