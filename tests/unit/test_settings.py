@@ -76,3 +76,26 @@ def test_redis_url_error_does_not_echo_credentials():
     with pytest.raises(ConfigError) as info:
         Settings.from_env({"INTEREST_REDIS_URL": "http://user:hunter2@host"})
     assert "hunter2" not in str(info.value)
+
+
+def test_encoder_backend_and_model_path(tmp_path: Path):
+    settings = Settings.from_env(
+        {"INTEREST_ENCODER_BACKEND": "sentence-transformers", "INTEREST_MODEL_PATH": str(tmp_path)}
+    )
+    assert settings.encoder_backend == "sentence-transformers"
+    assert settings.model_path == tmp_path
+    with pytest.raises(ConfigError, match="INTEREST_ENCODER_BACKEND"):
+        Settings.from_env({"INTEREST_ENCODER_BACKEND": "onnx"})
+
+
+def test_e5_through_sentence_transformers_needs_its_weights():
+    from plugin.encoder import SentenceTransformerEncoder, load_encoder
+
+    settings = Settings.from_env({"INTEREST_ENCODER_BACKEND": "sentence-transformers"})
+    with pytest.raises(ConfigError, match="INTEREST_MODEL_PATH"):
+        load_encoder(settings)
+    settings = settings.with_overrides(model_path=Path("/models/e5"))
+    encoder = load_encoder(settings)  # weights load lazily: nothing is read yet
+    assert isinstance(encoder, SentenceTransformerEncoder)
+    assert encoder.profile.name == "multilingual-e5-small"
+    assert encoder.profile.query_prefix == "query: "
