@@ -45,3 +45,30 @@ def tasks(settings: Settings) -> Iterator[object]:
 
     with TaskClient(settings) as client:
         yield client
+
+
+# Tests that count items across the shared index run before the tests that fill it, and the
+# tests that stop Elasticsearch or Redis on purpose run last, so one file's data or faults
+# never become another file's surprise.
+MODULE_ORDER = (
+    "test_foundation",
+    "test_read_path",
+    "test_api",
+    "test_browser",
+    "test_write_path",
+    "test_multilingual",
+    "test_interest_model",
+    "test_demo",
+    "test_bad_input",
+    "test_privacy",
+    "test_rebuild",
+    "test_faults",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        return MODULE_ORDER.index(name) if name in MODULE_ORDER else len(MODULE_ORDER) - 1
+
+    items.sort(key=lambda item: (0, rank(item)) if "integration" in str(item.fspath) else (1, 0))
