@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+from celery import states
 from celery.result import AsyncResult
 from kombu.exceptions import OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -21,7 +23,9 @@ logger = logging.getLogger(__name__)
 
 RESULT_TIMEOUT_S = 600.0
 WORKER_CHECK_TTL_S = 30.0
-RESULT_RETRY_PAUSE_S = 1.0
+RESULT_POLL_S = 0.5
+# What a broken connection to Redis looks like from here (kombu, redis-py, the socket).
+CONNECTION_ERRORS = (OperationalError, RedisConnectionError, ConnectionError)
 # Redis briefly down (a restart): keep trying to connect as long as a send would.
 CONNECT_RETRY = dict(PUBLISH_RETRY_POLICY)
 
@@ -49,7 +53,7 @@ class TaskClient:
             with self.app.connection_for_write() as conn:
                 conn.ensure_connection(**CONNECT_RETRY)
                 replies = self.app.control.ping(timeout=2.0, limit=1, connection=conn) or []
-        except (OperationalError, RedisConnectionError, OSError):
+        except (*CONNECTION_ERRORS, OSError):
             raise ServiceUnavailable(
                 f"Redis at {self.settings.effective_redis_url.split('@')[-1]} is not reachable; "
                 "run `interest up`"
@@ -69,21 +73,34 @@ class TaskClient:
     def wait(self, result: AsyncResult, *, timeout: float = RESULT_TIMEOUT_S) -> Any:
         """The task's return value, waiting up to ``timeout`` seconds.
 
-        Results live in Redis: when the connection to it breaks while waiting (a restart), the
-        wait goes on over a new connection instead of failing; the task's own errors propagate.
+        Results live in Redis. When the connection breaks while waiting (a Redis restart),
+        Celery's result listener fails every pending result with that error; the wait then
+        goes on by reading the stored result directly until it is there. The task's own
+        errors propagate either way.
         """
         deadline = time.monotonic() + timeout
-        while True:
+        try:
+            return result.get(timeout=timeout)
+        except CONNECTION_ERRORS as exc:
+            logger.warning("waiting for task %s: %s; reading its result directly", result.id, exc)
+        with contextlib.suppress(Exception):  # the listener's state is broken: forget it
+            self.app.backend.remove_pending_result(result)
+        return self._poll(result.id, deadline)
+
+    def _poll(self, task_id: str, deadline: float) -> Any:
+        backend = self.app.backend
+        while time.monotonic() < deadline:
             try:
-                return result.get(timeout=max(0.1, deadline - time.monotonic()))
-            except (RedisConnectionError, OperationalError, ConnectionError) as exc:
-                if time.monotonic() >= deadline:
-                    raise ServiceUnavailable(
-                        "Redis did not come back while waiting for a task's result"
-                    ) from None
-                logger.warning("waiting for task %s: %s; retrying", result.id, exc)
-                time.sleep(RESULT_RETRY_PAUSE_S)
-                result = self.app.AsyncResult(result.id)
+                meta = backend.get_task_meta(task_id, cache=False)
+            except CONNECTION_ERRORS:
+                meta = {}  # Redis still coming back
+            status = meta.get("status")
+            if status == states.SUCCESS:
+                return meta["result"]
+            if status in states.PROPAGATE_STATES:
+                raise backend.exception_to_python(meta["result"])
+            time.sleep(RESULT_POLL_S)
+        raise ServiceUnavailable(f"no result for task {task_id} in time; is a worker running?")
 
     def index_items(
         self,

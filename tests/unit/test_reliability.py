@@ -227,3 +227,38 @@ def test_items_that_cannot_be_read_yet_make_the_event_batch_retry():
     )
     with pytest.raises(ServiceUnavailable, match="no_shard_available_action_exception"):
         processor._fetch_items({"a", "b"})
+
+
+def test_a_result_wait_cut_by_a_redis_restart_reads_the_stored_result(monkeypatch):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from tasks import client as client_module
+    from tasks.client import TaskClient
+
+    class BrokenListener:
+        id = "task-1"
+
+        def get(self, timeout: float) -> Any:
+            raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379.")
+
+    class Backend:
+        def __init__(self) -> None:
+            self.answers: list[Any] = [
+                RedisConnectionError("still down"),
+                {"status": "PENDING"},
+                {"status": "SUCCESS", "result": {"indexed": 3}},
+            ]
+
+        def remove_pending_result(self, result: Any) -> None:
+            raise RedisConnectionError("cannot unsubscribe")  # must not matter
+
+        def get_task_meta(self, task_id: str, cache: bool) -> Any:
+            answer = self.answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+    monkeypatch.setattr(client_module, "RESULT_POLL_S", 0.0)
+    tasks = TaskClient(Settings())
+    tasks.app = type("App", (), {"backend": Backend()})()  # type: ignore[assignment]
+    assert tasks.wait(BrokenListener(), timeout=5) == {"indexed": 3}  # type: ignore[arg-type]
