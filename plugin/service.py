@@ -52,7 +52,14 @@ from plugin.types import (
     SearchResult,
     UserProfile,
 )
-from plugin.weights import DEFAULT_WEIGHTS, history, parse_meta, rollback, with_new_weights
+from plugin.weights import (
+    DEFAULT_WEIGHTS,
+    blend_to_meta,
+    history,
+    parse_meta,
+    rollback,
+    with_new_weights,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +136,8 @@ class PersonalizedSearch:
     # --- admin: blend weights in `_meta` ---------------------------------------------------
     def weights(self) -> dict[str, Any]:
         config = self.blend_config(fresh=True)
-        return weights_to_json(config)
+        # The admin view is the stored shape of the current version.
+        return blend_to_meta(config)
 
     def weights_history(self) -> list[dict[str, Any]]:
         return history(read_meta(self.es, self.items_alias))
@@ -339,16 +347,6 @@ class PersonalizedSearch:
 
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
-def weights_to_json(config: BlendConfig) -> dict[str, Any]:
-    return {
-        "version": config.version,
-        "weights": config.weights.as_dict(),
-        "params": config.params(),
-        "updated_at": config.updated_at,
-        "note": config.note,
-    }
 
 
 def _mode(mode: str) -> Mode:

@@ -199,10 +199,8 @@ def test_elasticsearch_down_thirty_seconds_tasks_retry_and_nothing_is_lost(
 ):
     from stack.elasticsearch import default_node, start_node, stop_node
 
-    if not settings.embedded_es:
-        pytest.skip(
-            "Elasticsearch is external (INTEREST_ES_URL): this test stops the embedded node"
-        )
+    # This test stops the embedded node: with INTEREST_ES_URL it must fail, not pass unseen.
+    assert settings.embedded_es, "fault tests need the embedded node; unset INTEREST_ES_URL"
     ensure_workers(faults)
     base = make_items(f"esdown-base-{RUN}", 4, category=f"esdown-base-{RUN}", words=10)
     assert fault_tasks.index_items(base, batch_size=4, progress=False)["indexed"] == 4
