@@ -47,18 +47,18 @@ def tasks(settings: Settings) -> Iterator[object]:
         yield client
 
 
-# Tests that count items across the shared index run before the tests that fill it, and the
-# tests that stop Elasticsearch or Redis on purpose run last, so one file's data or faults
-# never become another file's surprise.
+# The session shares one index: tests that rank the whole catalogue (demo, weight fitting,
+# read path) run before the files that fill it with odd items, and the tests that stop
+# Elasticsearch or Redis on purpose run last.
 MODULE_ORDER = (
     "test_foundation",
-    "test_read_path",
     "test_api",
-    "test_bad_input",
     "test_browser",
     "test_demo",
     "test_interest_model",
+    "test_read_path",
     "test_multilingual",
+    "test_bad_input",
     "test_privacy",
     "test_rebuild",
     "test_write_path",
