@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +56,7 @@ def impressions_from_log(
     *,
     weights_by_version: Mapping[int, Mapping[str, float]],
     current: Mapping[str, float],
+    skipped: Counter[int] | None = None,
 ) -> list[Impression]:
     """Join feedback-log documents (``kind`` impression/click) into labelled impressions.
 
@@ -66,7 +67,9 @@ def impressions_from_log(
     Args:
         docs: documents as stored in ``{prefix}-feedback`` (or the same shape from JSONL).
         weights_by_version: blend version to its weights, to undo each impression's weighting.
-        current: weights for impressions without a known ``weights_version``.
+        current: weights for impressions that carry no ``weights_version``.
+        skipped: filled with the versions of impressions left out because their weights are
+            no longer in the history (undoing them with other weights would mislabel them).
     """
     impressions: list[dict[str, Any]] = []
     clicked_requests: set[tuple[str, str]] = set()
@@ -85,7 +88,14 @@ def impressions_from_log(
     for doc in impressions:
         request_id, item = str(doc["request_id"]), str(doc["item"])
         version = doc.get("weights_version")
-        weights = weights_by_version.get(version, current) if version is not None else current
+        if version is None:
+            weights = current
+        elif int(version) in weights_by_version:
+            weights = weights_by_version[int(version)]
+        else:
+            if skipped is not None:
+                skipped[int(version)] += 1
+            continue
         clicked = (
             bool(doc.get("clicked"))
             or (request_id, item) in clicked_requests

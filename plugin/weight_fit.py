@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,13 +91,28 @@ def fit_from_log(
         docs = read_feedback_index(service.es, service.settings.index_alias("feedback"))
     else:
         docs = read_log_file(source)
+    skipped: Counter[int] = Counter()
     impressions = impressions_from_log(
         docs,
         weights_by_version=weights_by_version(service.weights_history()),
         current=current["weights"],
+        skipped=skipped,
     )
+    if skipped:
+        logger.warning(
+            "left out %d impressions ranked by blend versions no longer in the history: %s",
+            sum(skipped.values()),
+            sorted(skipped),
+        )
     result = propose_weights(impressions, current["weights"], seed=seed)
-    result.update({"source": source, "version": current["version"], "applied": False})
+    result.update(
+        {
+            "source": source,
+            "version": current["version"],
+            "applied": False,
+            "skipped_impressions": sum(skipped.values()),
+        }
+    )
     if apply:
         metrics = result["metrics"]["proposed"]
         text = note or f"{DEFAULT_NOTE} (held-out ndcg@10 {metrics['ndcg@10']})"

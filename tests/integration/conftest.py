@@ -47,21 +47,22 @@ def tasks(settings: Settings) -> Iterator[object]:
         yield client
 
 
-# The session shares one index: tests that rank the whole catalogue (demo, weight fitting,
-# read path) run before the files that fill it with odd items, and the tests that stop
-# Elasticsearch or Redis on purpose run last.
+# The session shares one index. Files that add items clean them up where later files rank the
+# whole catalogue (read path), the tests that stop Elasticsearch or Redis on purpose run
+# last, and the rest keep the order in which they have passed together.
 MODULE_ORDER = (
     "test_foundation",
+    "test_read_path",
     "test_api",
+    "test_bad_input",
     "test_browser",
     "test_demo",
     "test_interest_model",
-    "test_read_path",
     "test_multilingual",
-    "test_bad_input",
     "test_privacy",
     "test_rebuild",
     "test_write_path",
+    "test_collab",
     "test_faults",
 )
 

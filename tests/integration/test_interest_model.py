@@ -23,7 +23,7 @@ from plugin.feedback import FeedbackLog
 from plugin.service import PersonalizedSearch
 from plugin.weight_fit import fit_from_log
 from tests.unit.test_categories import SAMPLE
-from tests.unit.test_learning import synthetic_log
+from tests.unit.test_learning import LOGGED_WEIGHTS, synthetic_log
 
 pytestmark = pytest.mark.integration
 
@@ -38,16 +38,25 @@ def admin(settings: Any, es: Any) -> PersonalizedSearch:
     return search
 
 
-def _log_file(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def logged_version(admin: PersonalizedSearch) -> int:
+    """A blend version with the default weights, the ones the synthetic log was ranked by
+    (other files change the weights and may push version 1 out of the bounded history)."""
+    return int(admin.set_weights(dict(LOGGED_WEIGHTS), note=f"logged {RUN}")["version"])
+
+
+@pytest.fixture()
+def log_file(tmp_path: Path, logged_version: int) -> Path:
+    docs = synthetic_log(requests=200, weights_version=logged_version)
     path = tmp_path / "log.jsonl"
-    path.write_text("\n".join(json.dumps(doc) for doc in synthetic_log(requests=200)) + "\n")
+    path.write_text("\n".join(json.dumps(doc) for doc in docs) + "\n")
     return path
 
 
-def test_weights_fit_without_apply_changes_nothing(admin: PersonalizedSearch, tmp_path: Path):
+def test_weights_fit_without_apply_changes_nothing(admin: PersonalizedSearch, log_file: Path):
     before = admin.weights()
     history_before = admin.weights_history()
-    result = fit_from_log(admin, source=str(_log_file(tmp_path)), apply=False)
+    result = fit_from_log(admin, source=str(log_file), apply=False)
     assert result["applied"] is False
     assert result["proposed"]["freshness"] >= 0.5
     assert result["metrics"]["proposed"]["ndcg@10"] > result["metrics"]["current"]["ndcg@10"]
@@ -55,9 +64,9 @@ def test_weights_fit_without_apply_changes_nothing(admin: PersonalizedSearch, tm
     assert admin.weights_history() == history_before
 
 
-def test_weights_fit_apply_adds_version_that_rolls_back(admin: PersonalizedSearch, tmp_path: Path):
+def test_weights_fit_apply_adds_version_that_rolls_back(admin: PersonalizedSearch, log_file: Path):
     before = admin.weights()
-    result = fit_from_log(admin, source=str(_log_file(tmp_path)), apply=True, note=f"fit {RUN}")
+    result = fit_from_log(admin, source=str(log_file), apply=True, note=f"fit {RUN}")
     after = admin.weights()
     assert result["applied"] is True and result["new_version"] == after["version"]
     assert after["version"] > before["version"]
@@ -71,12 +80,12 @@ def test_weights_fit_apply_adds_version_that_rolls_back(admin: PersonalizedSearc
 
 
 def test_weights_fit_cli_json_without_apply_keeps_version(
-    admin: PersonalizedSearch, tmp_path: Path
+    admin: PersonalizedSearch, log_file: Path, tmp_path: Path
 ):
     before = admin.weights()["version"]
     command = [sys.executable, "-m", "plugin.cli", "weights", "fit", "--json"]
     done = subprocess.run(
-        [*command, "--from-log", str(_log_file(tmp_path))],
+        [*command, "--from-log", str(log_file)],
         capture_output=True,
         text=True,
         env=dict(os.environ),
@@ -97,11 +106,13 @@ def test_weights_fit_cli_json_without_apply_keeps_version(
     assert bad.returncode == 1 and "not found" in bad.stderr and bad.stdout == ""
 
 
-def test_weights_fit_from_feedback_index_does_not_apply(admin: PersonalizedSearch, es: Any):
+def test_weights_fit_from_feedback_index_does_not_apply(
+    admin: PersonalizedSearch, es: Any, logged_version: int
+):
     log = FeedbackLog(es, index=admin.settings.index_alias("feedback"))
     docs = [
         {**doc, "request_id": f"{RUN}-{doc['request_id']}"}
-        for doc in synthetic_log(requests=120, seed=5)
+        for doc in synthetic_log(requests=120, seed=5, weights_version=logged_version)
     ]
     assert log.write(docs) == len(docs)
     before = admin.weights()["version"]

@@ -265,12 +265,16 @@ def zh(es, settings, encoder, service) -> PersonalizedSearch:
 
 
 @pytest.fixture(scope="module")
-def catalogue(service, tasks, es, settings) -> dict[str, str]:
+def catalogue(service, tasks, es, settings) -> Iterator[dict[str, str]]:
     seed_items, _ = seed_rows()
     rows = catalogue_rows() + seed_items
     result = tasks.index_items(rows, batch_size=16, progress=False)
     assert result["errors"] == [] and result["indexed"] == len(rows)
-    return {key: item_id(key) for key in ITEMS}
+    yield {key: item_id(key) for key in ITEMS}
+    # The index is shared by the session: later files rank the whole catalogue.
+    alias = settings.index_alias("items")
+    deletes = [{"delete": {"_index": alias, "_id": row["id"]}} for row in rows]
+    es.bulk(operations=deletes, refresh=True)
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,9 @@ from plugin.weights import DEFAULT_WEIGHTS
 LOGGED_WEIGHTS = DEFAULT_WEIGHTS.as_dict()
 
 
-def synthetic_log(*, requests: int = 300, hits: int = 20, seed: int = 3) -> list[dict[str, Any]]:
+def synthetic_log(
+    *, requests: int = 300, hits: int = 20, seed: int = 3, weights_version: int = 1
+) -> list[dict[str, Any]]:
     """Feedback documents where a click depends only on the hit's raw freshness.
 
     Components are logged weighted by the default blend (as the service logs them); the
@@ -49,7 +52,7 @@ def synthetic_log(*, requests: int = 300, hits: int = 20, seed: int = 3) -> list
                     "item": item,
                     "rank": rank,
                     "components": components,
-                    "weights_version": 1,
+                    "weights_version": weights_version,
                 }
             )
             p_click = 1 / (1 + math.exp(-10 * (raw["freshness"] - 0.75)))
@@ -67,6 +70,15 @@ def test_raw_components_divides_by_weight_and_zero_weight_gives_zero() -> None:
     assert raw["bm25"] == pytest.approx(0.2 / 0.35)
     assert raw["freshness"] == pytest.approx(0.5)
     assert raw["collaborative"] == 0.0 and raw["interest"] == 0.0
+
+
+def test_impressions_of_versions_gone_from_the_history_are_left_out_and_counted() -> None:
+    docs = synthetic_log(requests=3, hits=2) + synthetic_log(requests=2, hits=2, weights_version=9)
+    skipped: Counter[int] = Counter()
+    kept = impressions_from_log(
+        docs, weights_by_version={1: LOGGED_WEIGHTS}, current=LOGGED_WEIGHTS, skipped=skipped
+    )
+    assert len(kept) == 6 and skipped == {9: 4}
 
 
 def test_impressions_from_log_joins_clicks_by_request_and_by_user() -> None:
