@@ -90,7 +90,7 @@ class Settings:
 
     @property
     def display_es_url(self) -> str:
-        """The Elasticsearch URL(s) with any user:password removed, for messages and logs."""
+        """The Elasticsearch URL(s) with passwords shown as ***, for messages and logs."""
         return ",".join(redact_url(url) for url in self.es_urls)
 
     @property

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from plugin.settings import Settings
 from stack.elasticsearch import NodeSpec, http_get, start_node, stop_node
-from stack.processes import StackError, pid_alive, read_pid, wait_until
+from stack.processes import StackError, read_pid, wait_until
 
 logger = logging.getLogger(__name__)
 
@@ -137,27 +137,6 @@ def start_cluster(
         raise
     logger.info("cluster %s formed with %d nodes on ports %s", name, n, cluster.urls)
     return cluster
-
-
-def start_cluster_node(settings: Settings, cluster: Cluster, node: NodeSpec, *, heap: str) -> bool:
-    """Start one stopped node of ``cluster`` again (it rejoins with its data)."""
-    seeds = [f"127.0.0.1:{n.transport_port}" for n in cluster.nodes]
-    return start_node(
-        settings.with_overrides(es_heap=heap),
-        node,
-        seed_hosts=seeds,
-        initial_masters=[n.name for n in cluster.nodes],
-        cluster_name=cluster.name,
-        wait=False,
-    )
-
-
-def running_nodes(cluster: Cluster) -> list[str]:
-    return [
-        node.name
-        for node in cluster.nodes
-        if (pid := read_pid(node.pid_file)) is not None and pid_alive(pid)
-    ]
 
 
 def stop_cluster(cluster: Cluster) -> list[str]:

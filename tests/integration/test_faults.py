@@ -5,6 +5,7 @@ Each test checks that nothing was lost and nothing duplicated."""
 from __future__ import annotations
 
 import random
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import redis
 
 from plugin.settings import Settings
 from tests.integration.fault_workers import FaultWorkers
@@ -189,6 +191,63 @@ def test_worker_killed_mid_batch_every_item_indexed_once(target, faults, fault_t
         faults.stop(f"{victim}-next")
     else:  # the worker saw its pool process die and requeued the task at once
         assert "WorkerLostError" in logs[victim]
+
+
+# --- 3. Redis restarted with work queued ------------------------------------------------------
+
+
+def test_redis_restart_keeps_queued_work_and_workers_reconnect(
+    faults, fault_tasks, fault_service, tasks, es, settings
+):
+    from stack.redis import start_redis, stop_redis
+
+    if not settings.embedded_redis:
+        pytest.skip("Redis is external (INTEREST_REDIS_URL): this test restarts the embedded one")
+    ensure_workers(faults)
+    category = f"redis-{RUN}"
+    items = make_items(f"redis-{RUN}", 60, category=category, words=10)
+    user = f"redis-user-{RUN}"
+    start = datetime.now(UTC) - timedelta(hours=5)
+    events = [
+        {"user": user, "type": "post", "text": f"{' '.join(random.sample(WORDS, 6))} {i}",
+         "time": iso(start + i * timedelta(minutes=1))}
+        for i in range(24)
+    ]  # fmt: skip
+    pending = [fault_tasks.send("tasks.indexing.index_items", items[i : i + 10]) for i in (0, 10)]
+    pending += [
+        fault_tasks.send("tasks.events.record_events", events[i : i + 2]) for i in range(0, 16, 2)
+    ]
+    pending += [fault_tasks.send("tasks.indexing.index_items", items[i : i + 10]) for i in (20, 30)]
+    queue = redis.Redis.from_url(faults.settings.effective_redis_url)
+    queued = queue.llen("encode") + queue.llen("default")
+    assert queued > 0, "everything ran before the restart: nothing was tested"
+    stop_redis(settings)
+
+    late: list[Any] = []
+
+    def send_while_down() -> None:  # the producer retries until Redis is back
+        late.append(fault_tasks.send("tasks.events.record_events", events[16:20]))
+        late.append(fault_tasks.send("tasks.indexing.index_items", items[40:60]))
+        late.append(fault_tasks.send("tasks.events.record_events", events[20:24]))
+
+    sender = threading.Thread(target=send_while_down)
+    sender.start()
+    time.sleep(3)
+    assert start_redis(settings)
+    sender.join(timeout=60)
+    assert len(late) == 3, "sending while Redis was down did not succeed once it was back"
+    results = results_of(fault_tasks, pending + late)
+    assert all(r["errors"] == [] for r in results), [r for r in results if r["errors"]]
+    ids = [item["id"] for item in items]
+    assert count_items(es, faults.settings, ids, category) == (60, 60)
+    assert user_state(es, faults.settings, fault_service, user) == (24, 24)
+    # The session's own client and worker reconnect too.
+    again = tasks.index_items(
+        make_items(f"redis-after-{RUN}", 2, category=f"redis-after-{RUN}"),
+        batch_size=2,
+        index=faults.settings.index_alias("items"),
+    )
+    assert again["indexed"] == 2
 
 
 # --- 2. Elasticsearch stopped for 30 seconds during ingest and event updates ------------------

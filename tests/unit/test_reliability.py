@@ -262,3 +262,47 @@ def test_a_result_wait_cut_by_a_redis_restart_reads_the_stored_result(monkeypatc
     tasks = TaskClient(Settings())
     tasks.app = type("App", (), {"backend": Backend()})()  # type: ignore[assignment]
     assert tasks.wait(BrokenListener(), timeout=5) == {"indexed": 3}  # type: ignore[arg-type]
+
+
+def test_a_task_lost_in_a_redis_restart_is_sent_again_under_its_id(monkeypatch):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from tasks import client as client_module
+    from tasks.client import TaskClient
+
+    class Result:
+        id = "task-2"
+
+        def get(self, timeout: float) -> Any:
+            raise RedisConnectionError("Connection closed by server.")
+
+    class App:
+        def __init__(self) -> None:
+            self.sent: list[tuple[str, Any, Any, str | None]] = []
+            app = self
+
+            class Backend:
+                def remove_pending_result(self, result: Any) -> None:
+                    pass
+
+                def get_task_meta(self, task_id: str, cache: bool) -> Any:
+                    if len(app.sent) < 2:  # lost: nobody runs it until it is sent again
+                        return {"status": "PENDING"}
+                    return {"status": "SUCCESS", "result": {"applied": 1}}
+
+            self.backend = Backend()
+
+        def send_task(self, name: str, args: Any, kwargs: Any, task_id: str | None = None) -> Any:
+            self.sent.append((name, args, kwargs, task_id))
+            return Result()
+
+    monkeypatch.setattr(client_module, "RESULT_POLL_S", 0.01)
+    monkeypatch.setattr(client_module, "RESEND_MARGIN_S", 0)
+    tasks = TaskClient(Settings(visibility_timeout_s=1))
+    app = App()
+    tasks.app = app  # type: ignore[assignment]
+    pending = tasks.send("tasks.events.record_events", [{"user": "u"}], refresh=True)
+    assert tasks.wait(pending, timeout=10) == {"applied": 1}
+    first, again = app.sent
+    assert again == ("tasks.events.record_events", ([{"user": "u"}],), {"refresh": True}, "task-2")
+    assert first[3] is None
