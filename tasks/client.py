@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
@@ -24,6 +26,10 @@ logger = logging.getLogger(__name__)
 RESULT_TIMEOUT_S = 600.0
 WORKER_CHECK_TTL_S = 30.0
 RESULT_POLL_S = 0.5
+# A task still without a result this long after its visibility timeout is sent again.
+RESEND_MARGIN_S = 15
+MAX_REMEMBERED_TASKS = 10_000
+MAX_RESENDS = 3
 # What a broken connection to Redis looks like from here (kombu, redis-py, the socket).
 CONNECTION_ERRORS = (OperationalError, RedisConnectionError, ConnectionError)
 # Redis briefly down (a restart): keep trying to connect as long as a send would.
@@ -37,6 +43,9 @@ class TaskClient:
         self.settings = settings
         self.app = create_app(settings)
         self._workers_seen_until = 0.0
+        # What each recent task was, so one lost in a Redis restart can be sent again.
+        self._sent: OrderedDict[str, tuple[str, tuple[Any, ...], dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def __enter__(self) -> TaskClient:
         return self
@@ -66,29 +75,46 @@ class TaskClient:
         """Queue one task; while Redis is briefly down, sending is retried for about 20 s
         (``tasks.app.PUBLISH_RETRY_POLICY``) before ServiceUnavailable."""
         try:
-            return self.app.send_task(name, args=args, kwargs=kwargs)
+            result = self.app.send_task(name, args=args, kwargs=kwargs)
         except OperationalError:
             raise ServiceUnavailable("Redis is not reachable; run `interest up`") from None
+        with self._lock:  # the API sends from several threads
+            self._sent[result.id] = (name, args, kwargs)
+            while len(self._sent) > MAX_REMEMBERED_TASKS:
+                self._sent.popitem(last=False)
+        return result
 
     def wait(self, result: AsyncResult, *, timeout: float = RESULT_TIMEOUT_S) -> Any:
         """The task's return value, waiting up to ``timeout`` seconds.
 
         Results live in Redis. When the connection breaks while waiting (a Redis restart),
         Celery's result listener fails every pending result with that error; the wait then
-        goes on by reading the stored result directly until it is there. The task's own
-        errors propagate either way.
+        goes on by reading the stored result directly until it is there. A task still unheard
+        of a visibility timeout later is sent again under the same id: Redis may have gone
+        down just after a worker took the message and before it was recorded as unacknowledged
+        (kombu moves it in two steps), and tasks are idempotent. The task's own errors
+        propagate either way.
         """
         deadline = time.monotonic() + timeout
         try:
-            return result.get(timeout=timeout)
-        except CONNECTION_ERRORS as exc:
-            logger.warning("waiting for task %s: %s; reading its result directly", result.id, exc)
-        with contextlib.suppress(Exception):  # the listener's state is broken: forget it
-            self.app.backend.remove_pending_result(result)
-        return self._poll(result.id, deadline)
+            try:
+                return result.get(timeout=timeout)
+            except CONNECTION_ERRORS as exc:
+                logger.warning(
+                    "waiting for task %s: %s; reading its result directly", result.id, exc
+                )
+            with contextlib.suppress(Exception):  # the listener's state is broken: forget it
+                self.app.backend.remove_pending_result(result)
+            return self._poll(result.id, deadline)
+        finally:
+            with self._lock:
+                self._sent.pop(result.id, None)
 
     def _poll(self, task_id: str, deadline: float) -> Any:
         backend = self.app.backend
+        resend_after = self.settings.visibility_timeout_s + RESEND_MARGIN_S
+        resend_at = time.monotonic() + resend_after
+        resends = 0
         while time.monotonic() < deadline:
             try:
                 meta = backend.get_task_meta(task_id, cache=False)
@@ -98,9 +124,33 @@ class TaskClient:
             if status == states.SUCCESS:
                 return meta["result"]
             if status in states.PROPAGATE_STATES:
-                raise backend.exception_to_python(meta["result"])
+                error = backend.exception_to_python(meta["result"])
+                # The worker lost Redis while storing the result: the work itself is done or
+                # undone, never half (idempotent tasks), so run it again for a real answer.
+                if not (isinstance(error, CONNECTION_ERRORS) and resends < MAX_RESENDS):
+                    raise error
+                with contextlib.suppress(*CONNECTION_ERRORS):
+                    backend.forget(task_id)
+                resends += self._resend(task_id, f"its result was lost ({error})")
+                resend_at = time.monotonic() + resend_after
+            elif time.monotonic() >= resend_at:
+                resends += self._resend(task_id, f"it was not heard of after {resend_after}s")
+                resend_at = time.monotonic() + resend_after
             time.sleep(RESULT_POLL_S)
         raise ServiceUnavailable(f"no result for task {task_id} in time; is a worker running?")
+
+    def _resend(self, task_id: str, why: str) -> int:
+        """Send a remembered task again under its id; 1 if sent, 0 if unknown or Redis down."""
+        sent = self._sent.get(task_id)
+        if sent is None:
+            return 0
+        name, args, kwargs = sent
+        logger.warning("sending task %s (%s) again: %s", task_id, name, why)
+        try:
+            self.app.send_task(name, args=args, kwargs=kwargs, task_id=task_id)
+        except CONNECTION_ERRORS:
+            return 0
+        return 1
 
     def index_items(
         self,
@@ -171,6 +221,24 @@ class TaskClient:
         bar.close()
         totals["seconds"] = round(time.perf_counter() - started, 3)
         return totals
+
+    def refit_collab(self, *, timeout: float = RESULT_TIMEOUT_S) -> dict[str, Any]:
+        """Refit the collaborative factors on a worker and wait until every user is rebuilt.
+
+        Returns:
+            the worker's summary (``_meta.collab``) plus ``rebuilt`` users, or
+            ``{"skipped": reason}`` when there are too few interactions.
+        """
+        self.require_workers()
+        summary: dict[str, Any] = self.wait(
+            self.send("tasks.training.refit_collab"), timeout=timeout
+        )
+        rebuilt = 0
+        for task_id in summary.pop("recompute_tasks", []):
+            rebuilt += int(self.wait(self.app.AsyncResult(task_id), timeout=timeout)["rebuilt"])
+        if "skipped" not in summary:
+            summary["rebuilt"] = rebuilt
+        return summary
 
     def refresh(self, index: str) -> None:
         """Refresh ``index`` (an alias, a concrete index, or a short name such as "items")."""

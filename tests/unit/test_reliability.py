@@ -306,3 +306,82 @@ def test_a_task_lost_in_a_redis_restart_is_sent_again_under_its_id(monkeypatch):
     first, again = app.sent
     assert again == ("tasks.events.record_events", ([{"user": "u"}],), {"refresh": True}, "task-2")
     assert first[3] is None
+
+
+def test_a_result_lost_to_redis_while_being_stored_is_forgotten_and_the_task_sent_again(
+    monkeypatch,
+):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from tasks import client as client_module
+    from tasks.client import TaskClient
+
+    lost = RedisConnectionError("Error 111 connecting to 127.0.0.1:16379. Connection refused.")
+
+    class Result:
+        id = "task-3"
+
+        def get(self, timeout: float) -> Any:
+            raise lost  # what Celery re-raises from the stored failure
+
+    class App:
+        def __init__(self) -> None:
+            self.sent: list[str | None] = []
+            self.forgotten: list[str] = []
+            app = self
+
+            class Backend:
+                def remove_pending_result(self, result: Any) -> None:
+                    pass
+
+                def forget(self, task_id: str) -> None:
+                    app.forgotten.append(task_id)
+
+                def exception_to_python(self, stored: Any) -> Exception:
+                    return stored
+
+                def get_task_meta(self, task_id: str, cache: bool) -> Any:
+                    if not app.forgotten:  # the worker stored its Redis error as the result
+                        return {"status": "FAILURE", "result": lost}
+                    if len(app.sent) < 2:
+                        return {"status": "PENDING"}
+                    return {"status": "SUCCESS", "result": {"indexed": 10}}
+
+            self.backend = Backend()
+
+        def send_task(self, name: str, args: Any, kwargs: Any, task_id: str | None = None) -> Any:
+            self.sent.append(task_id)
+            return Result()
+
+    monkeypatch.setattr(client_module, "RESULT_POLL_S", 0.0)
+    tasks = TaskClient(Settings())
+    app = App()
+    tasks.app = app  # type: ignore[assignment]
+    pending = tasks.send("tasks.indexing.index_items", [{"id": "x"}])
+    assert tasks.wait(pending, timeout=10) == {"indexed": 10}
+    assert app.forgotten == ["task-3"] and app.sent == [None, "task-3"]
+
+
+def test_a_task_that_really_failed_is_not_sent_again(monkeypatch):
+    from tasks import client as client_module
+    from tasks.client import TaskClient
+
+    class Result:
+        id = "task-4"
+
+        def get(self, timeout: float) -> Any:
+            raise ValueError("bad row")
+
+    class App:
+        sent = 0
+
+        def send_task(self, name: str, args: Any, kwargs: Any, task_id: str | None = None) -> Any:
+            App.sent += 1
+            return Result()
+
+    monkeypatch.setattr(client_module, "RESULT_POLL_S", 0.0)
+    tasks = TaskClient(Settings())
+    tasks.app = App()  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="bad row"):
+        tasks.wait(tasks.send("tasks.indexing.index_items", []), timeout=5)
+    assert App.sent == 1
