@@ -27,7 +27,7 @@ import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ logger = logging.getLogger(__name__)
 
 METHODS = (
     "dynamic-interest",
+    "dynamic-interest-no-collab",
     "popularity",
     "recent-popularity",
     "static-profile",
@@ -113,8 +114,13 @@ def run(
     users: int | None = DEFAULT_USERS,
     seed: int = DEFAULT_SEED,
     progress: bool = True,
+    variants: Mapping[str, Mapping[str, float]] | None = None,
 ) -> dict[str, Any]:
-    """Run the evaluation on the running stack; write and return ``metrics.json``'s content."""
+    """Run the evaluation on the running stack; write and return ``metrics.json``'s content.
+
+    ``variants``: extra methods, ``name -> weight overrides``, ranked like ``dynamic-interest``
+    on the same replayed state (what-if weights; ``_meta`` is not touched).
+    """
     from plugin.service import open_service
     from tasks.client import TaskClient
 
@@ -150,11 +156,26 @@ def run(
         _reset_popularity(es, alias, split, chosen, ids)
         _replay(tasks, service, split, chosen, progress=progress)
         seconds["replay_events"] = round(time.perf_counter() - mark, 1)
+        # Factors from the replayed (training) events only, then every user rebuilt with them.
         mark = time.perf_counter()
-        evaluated = _rank_all(service, split, chosen, catalogue, foreign, progress=progress)
+        collab = tasks.refit_collab()
+        seconds["collab_refit"] = round(time.perf_counter() - mark, 1)
+        if "skipped" in collab:
+            logger.warning("no collaborative factors: %s", collab["skipped"])
+        service.blend_config(fresh=True)  # the new factors' version, now
+        mark = time.perf_counter()
+        evaluated = _rank_all(
+            service, split, chosen, catalogue, foreign, progress=progress, variants=variants or {}
+        )
         seconds["rank"] = round(time.perf_counter() - mark, 1)
     seconds["total"] = round(time.perf_counter() - started, 1)
-    payload = _payload(split, chosen, evaluated, catalogue, replayed, seconds, users, seed)
+    methods = (*METHODS, *(variants or {}))
+    payload = _payload(
+        split, chosen, evaluated, catalogue, replayed, seconds, users, seed, methods=methods
+    )
+    if variants:
+        payload["variants"] = {name: dict(weights) for name, weights in variants.items()}
+    payload["collab"] = collab  # factors: version, sizes, fit and write seconds
     _write(out_dir, payload)
     _write_lists(out_dir, evaluated)
     return payload
@@ -205,6 +226,7 @@ def _rank_all(
     foreign: tuple[str, ...],
     *,
     progress: bool,
+    variants: Mapping[str, Mapping[str, float]],
 ) -> list[UserLists]:
     from tqdm import tqdm
 
@@ -227,15 +249,16 @@ def _rank_all(
         own = split.users[user]
         exclude = {ITEM_PREFIX + item for item in own.train_items}
         liked = catalogue.positions([ITEM_PREFIX + e.item for e in own.train if e.positive])
-        result = service.recommend(
-            USER_PREFIX + user,
-            size=LIST_SIZE,
-            filters=SearchFilters(exclude_ids=(*sorted(exclude), *foreign)),
+        filters = SearchFilters(exclude_ids=(*sorted(exclude), *foreign))
+        result = service.recommend(USER_PREFIX + user, size=LIST_SIZE, filters=filters)
+        no_collab = service.recommend(
+            USER_PREFIX + user, size=LIST_SIZE, filters=filters, weights={"collaborative": 0.0}
         )
         popular = baselines.top_ids(popular_scores, ids, exclude, LIST_SIZE)
         profile = baselines.profile_scores(liked, catalogue.vectors)
         lists = {
             "dynamic-interest": [hit.id for hit in result.hits],
+            "dynamic-interest-no-collab": [hit.id for hit in no_collab.hits],
             "popularity": popular,
             "recent-popularity": baselines.fill(
                 baselines.top_ids(recent.counts(own.cutoff), ids, exclude, LIST_SIZE),
@@ -248,6 +271,11 @@ def _rank_all(
             "bm25-tags": _bm25(service, own.train, exclude),
             "item-cooccurrence": baselines.top_ids(knn.scores(liked), ids, exclude, LIST_SIZE),
         }
+        for name, weights in variants.items():
+            ranked = service.recommend(
+                USER_PREFIX + user, size=LIST_SIZE, filters=filters, weights=weights
+            )
+            lists[name] = [hit.id for hit in ranked.hits]
         test = frozenset(ITEM_PREFIX + item for item in own.test)
         evaluated.append(UserLists(user=user, test=test, lists=lists, cold_start=result.cold_start))
     return evaluated
@@ -271,10 +299,12 @@ def _payload(
     seconds: dict[str, float],
     users: int | None,
     seed: int,
+    *,
+    methods: Sequence[str] = METHODS,
 ) -> dict[str, Any]:
     def metrics(group: Sequence[UserLists]) -> dict[str, dict[str, float]]:
         return all_metrics(
-            group, METHODS, catalogue_size=len(catalogue.ids), vectors_of=catalogue.vectors_of
+            group, methods, catalogue_size=len(catalogue.ids), vectors_of=catalogue.vectors_of
         )
 
     tag_users = {u for u in chosen if any(e.kind == "post" for e in split.users[u].train)}
@@ -292,12 +322,12 @@ def _payload(
         "replayed_events": len(replayed),
         "test_items": sum(len(u.test) for u in evaluated),
         "cold_start_users": sum(1 for u in evaluated if u.cold_start),
-        "mean_list_size": {m: round(list_sizes(evaluated, m), 2) for m in METHODS},
+        "mean_list_size": {m: round(list_sizes(evaluated, m), 2) for m in methods},
         "genre_diversity": {
             m: round(
                 mean(genre_diversity([genres[i] for i in u.lists[m][:10]]) for u in evaluated), 4
             )
-            for m in METHODS
+            for m in methods
         },
         # How mainstream each method is: training positives of its top-10 items, on average.
         "mean_item_positives": {
@@ -309,7 +339,7 @@ def _payload(
                 ),
                 2,
             )
-            for m in METHODS
+            for m in methods
         },
         "tag_users": {"users": len(tag_users), "methods": metrics(subset(evaluated, tag_users))},
         "notes": {

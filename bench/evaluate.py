@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,10 @@ def run_eval(
     users: int | None = None,
     seed: int | None = None,
     progress: bool = True,
+    variants: Mapping[str, Mapping[str, float]] | None = None,
 ) -> dict[str, Any]:
-    """Run one evaluation; ``users`` (MovieLens: sample size, 0 = all; drift: user count).
+    """Run one evaluation; ``users`` (MovieLens: sample size, 0 = all; drift: user count);
+    ``variants`` (MovieLens): extra what-if weight overrides ranked as methods of their own.
 
     Raises:
         InputError: an unknown dataset or a missing data folder.
@@ -62,7 +65,10 @@ def run_eval(
             users=eval_movielens.DEFAULT_USERS if users is None else (users or None),
             seed=eval_movielens.DEFAULT_SEED if seed is None else seed,
             progress=progress,
+            variants=variants,
         )
+    if variants:
+        raise InputError("--what-if is supported for movielens only")
     from bench import eval_drift
 
     return eval_drift.run(

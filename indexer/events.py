@@ -17,6 +17,7 @@ from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
 from indexer import segment
 from indexer.categories import CategoryCache, predict_categories
+from indexer.collab import check_factor
 from indexer.intensity import intensity
 from indexer.interests import (
     EVENT_WEIGHTS,
@@ -127,6 +128,18 @@ class EventReport:
         }
 
 
+def item_collab(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The item's collaborative factors and their version, when it has both."""
+    factors, version = item.get("collab"), item.get("collab_version")
+    if not factors or version is None:
+        return {}
+    try:
+        return {"collab": check_factor(factors, dims=len(factors)), "collab_version": int(version)}
+    except (InputError, TypeError, ValueError):
+        logger.warning("item factors of version %r are malformed: left out", version)
+        return {}
+
+
 class EventProcessor:
     """Stores events and folds them into each user's interest document."""
 
@@ -212,7 +225,14 @@ class EventProcessor:
         response = self.es.mget(
             index=self.items_index,
             ids=wanted,
-            source_includes=["embedding", "category", "keywords", "title"],
+            source_includes=[
+                "embedding",
+                "category",
+                "keywords",
+                "title",
+                "collab",
+                "collab_version",
+            ],
         )
         # A document that could not be read (its shard still recovering after a restart) is
         # not an unknown item: retry the batch rather than refuse its events.
@@ -257,6 +277,7 @@ class EventProcessor:
             item_id=event.item_id if item else None,
             intensity=event.intensity,
             label=item.get("title"),
+            **item_collab(item),
         )
 
     def _store(

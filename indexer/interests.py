@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
@@ -175,6 +175,8 @@ class InterestEvent:
         item_id: the item acted on, if any.
         intensity: multiplies the event weight, e.g. ``indexer.intensity.intensity``.
         label: a readable hint (an item title) for naming a cluster with no keywords.
+        collab: the item's collaborative factors (``indexer.collab``), if it has any.
+        collab_version: the version of the factors ``collab`` comes from.
     """
 
     kind: str
@@ -185,6 +187,8 @@ class InterestEvent:
     item_id: str | None = None
     intensity: float = 1.0
     label: str | None = None
+    collab: np.ndarray | Sequence[float] | None = None
+    collab_version: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in EVENT_WEIGHTS:
@@ -203,6 +207,9 @@ class InterestEvent:
         if not (math.isfinite(value) and value > 0):
             raise InputError(f"intensity must be positive and finite, got {value!r}")
         object.__setattr__(self, "intensity", float(value))
+        if self.collab is not None:
+            object.__setattr__(self, "collab", _as_unit_vector(self.collab))
+            object.__setattr__(self, "collab_version", _optional_int(self.collab_version))
 
 
 @dataclass(frozen=True, eq=False)
@@ -303,6 +310,9 @@ class InterestState:
     last_event_ms: int | None = None
     updated_ms: int | None = None
     next_cluster_id: int = 1
+    # Decayed sum of acted-on items' collaborative factors, valid for one factors version.
+    collab: DecayedVector | None = None
+    collab_version: int | None = None
 
     @property
     def dims(self) -> int | None:
@@ -358,6 +368,7 @@ def apply_event(
         )
     clusters = _prune_clusters(clusters, now, params, keep=touched)
     categories, keywords, affinity_ref = _update_affinities(state, event, weight, params)
+    collab, collab_version = _update_collab(state, event, weight, params)
     return InterestState(
         long_term=long_term,
         short_term=short_term,
@@ -372,6 +383,8 @@ def apply_event(
         else max(state.last_event_ms, event.time_ms),
         updated_ms=now,
         next_cluster_id=next_id,
+        collab=collab,
+        collab_version=collab_version,
     )
 
 
@@ -456,6 +469,10 @@ def to_document(
     doc["categories"] = vectors["categories"]
     doc["keywords"] = vectors["keywords"]
     doc["recent_items"] = list(state.recent_items)
+    collab = _direction_list(state.collab)
+    if collab is not None:
+        doc["collab_vector"] = collab
+        doc["collab_version"] = state.collab_version
     doc["state"] = _state_to_json(state)
     return doc
 
@@ -502,6 +519,8 @@ def from_document(doc: Mapping[str, Any] | None) -> InterestState:
             last_event_ms=_optional_int(raw.get("last_event_ms")),
             updated_ms=_optional_int(raw.get("updated_ms")),
             next_cluster_id=int(raw.get("next_cluster_id", len(clusters) + 1)),
+            collab=_optional_acc(raw.get("collab")),
+            collab_version=_optional_int(raw.get("collab_version")),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InputError(f"malformed interest state: {exc}") from exc
@@ -546,6 +565,54 @@ def summary(
 
 
 # --- updates -------------------------------------------------------------------------
+
+
+def _update_collab(
+    state: InterestState, event: InterestEvent, weight: float, params: InterestParams
+) -> tuple[DecayedVector | None, int | None]:
+    """Fold the item's factors into the user's collaborative sum (the long-term decay).
+
+    Sums are only valid within one factors version: factors newer than the user's start a
+    new sum (the refit recomputes every user from their stored events, so nothing is lost
+    for long), and factors older than the user's are skipped (already in the recompute).
+    """
+    if event.collab is None or event.collab_version is None or weight == 0:
+        return state.collab, state.collab_version
+    current = state.collab_version
+    if current is not None and event.collab_version < current:
+        return state.collab, current
+    vector = np.asarray(event.collab, dtype=np.float64)
+    base = state.collab if current == event.collab_version else None
+    if base is not None and base.sum.shape != vector.shape:
+        base = None  # factors of another size: same version cannot say so, start again
+    collab = (base or DecayedVector.zeros(vector.size)).add(
+        weight * vector,
+        abs(weight),
+        event.time_ms,
+        half_life_ms=params.long_half_life_days * DAY_MS,
+        half_life_events=params.long_half_life_events,
+    )
+    return collab, event.collab_version
+
+
+def with_collab(
+    state: InterestState,
+    events: Iterable[InterestEvent],
+    *,
+    version: int,
+    params: InterestParams = DEFAULT_PARAMS,
+) -> InterestState:
+    """``state`` with its collaborative sum rebuilt from ``events`` (all of the user's item
+    events, each with factors of ``version``); everything else is kept as it is."""
+    fresh = InterestState(collab_version=version)
+    ordered = sorted(events, key=lambda e: e.time_ms)
+    for event in ordered:
+        if event.collab is None:
+            continue
+        weight = params.event_weights[event.kind] * event.intensity
+        collab, _ = _update_collab(fresh, event, weight, params)
+        fresh = replace(fresh, collab=collab)
+    return replace(state, collab=fresh.collab, collab_version=version)
 
 
 def _update_clusters(
@@ -782,6 +849,8 @@ def _state_to_json(state: InterestState) -> dict[str, Any]:
         "last_event_ms": state.last_event_ms,
         "updated_ms": state.updated_ms,
         "next_cluster_id": state.next_cluster_id,
+        "collab": None if state.collab is None else _acc_to_json(state.collab),
+        "collab_version": state.collab_version,
     }
 
 

@@ -187,6 +187,35 @@ def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report["swapped"] else 1
 
 
+def cmd_collab(args: argparse.Namespace, settings: Settings) -> int:
+    from plugin.es import make_es_client, read_meta
+
+    if args.action == "fit":
+        from tasks.client import TaskClient
+
+        with TaskClient(settings) as client:
+            summary = client.refit_collab()
+        if "skipped" in summary:
+            emit(args, summary, f"nothing fitted: {summary['skipped']}")
+            return 0
+        seconds = summary["seconds"]
+        text = (
+            f"collab factors v{summary['version']}: {summary['written']} items from "
+            f"{summary['users']} users ({summary['interactions']} interactions, "
+            f"{summary['components']} components); fit {seconds['fit']} s, write "
+            f"{seconds['write']} s; {summary['rebuilt']} users rebuilt"
+        )
+        emit(args, summary, text)
+        return 0
+    es = make_es_client(settings)
+    try:
+        collab = read_meta(es, settings.index_alias("items")).get("collab")
+    finally:
+        es.close()
+    emit(args, {"collab": collab}, json.dumps(collab, indent=2) if collab else "no factors yet")
+    return 0
+
+
 def _segmenter() -> Callable[[str], str]:
     from indexer.segment import segmented
 
@@ -347,9 +376,25 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         users=args.users,
         seed=args.seed,
         progress=True,
+        variants=_what_if(args.what_if or []),
     )
     emit(args, payload, "\n".join([*summary_lines(payload), f"written to {args.out}"]))
     return 0
+
+
+def _what_if(specs: Sequence[str]) -> dict[str, dict[str, float]]:
+    """``collaborative=0.2,popularity=0.1`` -> a method named after it, with those weights."""
+    from plugin.weights import DEFAULT_WEIGHTS, validate_weights
+
+    variants: dict[str, dict[str, float]] = {}
+    for spec in specs:
+        pairs = [part.split("=", 1) for part in spec.split(",") if part.strip()]
+        if not pairs or any(len(pair) != 2 for pair in pairs):
+            raise_input(f"--what-if takes KEY=VALUE[,KEY=VALUE...], got {spec!r}")
+        weights = {key.strip(): value.strip() for key, value in pairs}
+        checked = validate_weights({**DEFAULT_WEIGHTS.as_dict(), **weights}).as_dict()
+        variants[f"dynamic-interest[{spec}]"] = {key: checked[key] for key in weights}
+    return variants
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -469,6 +514,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", required=True)
     ranking_options(p, "approx")
 
+    p = add(
+        "collab", cmd_collab,
+        "collaborative item factors: fit them from the stored events (and rebuild every "
+        "user's collaborative vector), or show the current version",
+    )  # fmt: skip
+    p.add_argument("action", choices=["fit", "status"])
+
     p = add("demo", cmd_demo, "the main job: index a sample, replay events, show interests move")
     p.add_argument("--dataset", help="sample (default)")
     p.add_argument("--data-dir", help="folder of the dataset")
@@ -485,6 +537,11 @@ def build_parser() -> argparse.ArgumentParser:
         "thucnews/toutiao: number of simulated users (default 6)",
     )  # fmt: skip
     p.add_argument("--seed", type=int, default=None, help="sampling seed (default 7)")
+    p.add_argument(
+        "--what-if", action="append", metavar="KEY=VALUE[,...]",
+        help="movielens: also rank with these weights overriding the stored ones, as a method "
+        "of its own on the same replayed state (repeatable; _meta is not changed)",
+    )  # fmt: skip
 
     p = add("serve", cmd_serve, "the HTTP API and the search page", json_flag=False)
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on")

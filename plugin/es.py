@@ -128,10 +128,25 @@ def ensure_indices(
             )
             logger.info("created index %s behind alias %s", concrete, alias)
             existing = concrete
-        elif name == "items":
-            check_model(read_meta(es, alias), model)
+        else:
+            if name == "items":
+                check_model(read_meta(es, alias), model)
+            _add_missing_fields(es, alias, index_body(name, model=model, replicas=copies))
         result[alias] = existing
     return result
+
+
+def _add_missing_fields(es: Elasticsearch, alias: str, body: Mapping[str, Any]) -> None:
+    """Map fields added since the index was created (additive only: a changed field needs a
+    rebuild, and Elasticsearch refuses it here with a clear error)."""
+    wanted = body["mappings"].get("properties") or {}
+    mappings = es.indices.get_mapping(index=alias)
+    for concrete, current in mappings.items():
+        present = (current.get("mappings") or {}).get("properties") or {}
+        missing = {name: spec for name, spec in wanted.items() if name not in present}
+        if missing:
+            es.indices.put_mapping(index=concrete, properties=missing)
+            logger.info("mapped new fields %s on %s", ", ".join(sorted(missing)), concrete)
 
 
 def resolve_alias(es: Elasticsearch, alias: str) -> str | None:

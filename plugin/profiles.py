@@ -60,7 +60,25 @@ def profile_from_document(user: str, document: Mapping[str, Any] | None) -> User
         keywords=_floats(document.get("keywords")),
         recent_items=tuple(str(i) for i in document.get("recent_items") or []),
         collab_vector=_vector(document.get("collab_vector")),
+        collab_version=_version(document.get("collab_version")),
     )
+
+
+def _version(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+
+
+def fit_collab(profile: UserProfile, version: int | None) -> UserProfile:
+    """Drop the collaborative vector unless it was summed from the items' current factors
+    (factors of two fits live in different spaces: their cosine means nothing)."""
+    if profile.collab_vector is None or profile.collab_version == version:
+        return profile
+    return replace(profile, collab_vector=None, collab_version=None)
 
 
 def fit_dims(profile: UserProfile, dims: int) -> tuple[UserProfile, list[str]]:

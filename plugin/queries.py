@@ -638,6 +638,13 @@ def build_recommend_bodies(
         if mode == "approx" and vector is not None:
             pool = _num_candidates(num_candidates, fetch)
             knn = build_knn_clause(vector, num_candidates=pool, filters=body_filters, k=pool)
+            collab = params.get("collab_vector")
+            if collab is not None and params["weights"].get("collaborative", 0.0) > 0:
+                # What people with similar taste liked is rarely near the text vector.
+                taste = build_knn_clause(
+                    collab, num_candidates=pool, filters=body_filters, k=pool, field=COLLAB_FIELD
+                )
+                knn = {"bool": {"should": [knn, taste], "minimum_should_match": 1}}
             candidates = _filtered(knn, body_filters)
         else:
             candidates = build_candidates(None, filters=body_filters)

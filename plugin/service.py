@@ -6,7 +6,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -26,7 +26,7 @@ from plugin.es import (
 )
 from plugin.es import scorer_mode as detect_scorer_mode
 from plugin.privacy import forget_user
-from plugin.profiles import fit_dims, profile_from_document
+from plugin.profiles import fit_collab, fit_dims, profile_from_document
 from plugin.pseudonym import load_user_key, pseudonymize
 from plugin.queries import (
     PORTABLE_SEARCH_PARAMS,
@@ -58,6 +58,7 @@ from plugin.weights import (
     history,
     parse_meta,
     rollback,
+    validate_weights,
     with_new_weights,
 )
 
@@ -88,6 +89,7 @@ class PersonalizedSearch:
         self._config: tuple[float, BlendConfig] | None = None
         self._scorer: str | None = None
         self._dims = 0  # the items' vector size, known once `_meta` was read
+        self._collab_version: int | None = None  # the items' factors, from `_meta.collab`
         self._lock = threading.Lock()
 
     # --- collaborators -----------------------------------------------------------------------
@@ -126,6 +128,7 @@ class PersonalizedSearch:
         with self._lock:
             self._config = (time.monotonic() + CONFIG_TTL_S, config)
             self._dims = int(model.get("dims") or 0)
+            self._collab_version = _collab_version(meta)
         return config
 
     def scorer_mode(self) -> str:
@@ -177,6 +180,7 @@ class PersonalizedSearch:
             return None
         profile = profile_from_document(user, self.interest_document(user))
         if profile is not None:
+            profile = fit_collab(profile, self._collab_version)
             profile, dropped = fit_dims(profile, self._dims)
             if dropped:
                 logger.warning(
@@ -270,11 +274,19 @@ class PersonalizedSearch:
         mode: str = "approx",
         scorer: str | None = None,
         filters: SearchFilters | None = None,
+        weights: Mapping[str, float] | None = None,
     ) -> SearchResult:
-        """What ``user`` likely wants now: per-interest retrieval merged with quotas."""
+        """What ``user`` likely wants now: per-interest retrieval merged with quotas.
+
+        ``weights`` overrides some blend weights for this request only (what-if comparisons,
+        evaluation); ``_meta`` is not touched.
+        """
         checked = _mode(mode)
         scorer = self._scorer_for(scorer)
         config = self.blend_config()
+        if weights:
+            merged = {**config.weights.as_dict(), **weights}
+            config = replace(config, weights=validate_weights(merged))
         profile = self.profile(user)
         now_ms = int(time.time() * 1000)
         if profile is None:
@@ -392,3 +404,11 @@ def open_service(
         yield PersonalizedSearch(es, settings=settings, encoder=encoder, segmenter=segmenter)
     finally:
         es.close()
+
+
+def _collab_version(meta: dict[str, Any]) -> int | None:
+    collab = meta.get("collab")
+    try:
+        return int(collab["version"]) if isinstance(collab, dict) else None
+    except (KeyError, TypeError, ValueError):
+        return None

@@ -95,6 +95,8 @@ class UserProfile:
     keywords: Mapping[str, float] = field(default_factory=dict)
     recent_items: tuple[str, ...] = ()
     collab_vector: Vector | None = None
+    # The item-factors version collab_vector was summed from (it is only comparable with it).
+    collab_version: int | None = None
 
     @property
     def is_empty(self) -> bool:

@@ -34,6 +34,10 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "tasks.training.retrain_categories",
         "schedule": crontab(hour=3, minute=0),
     },
+    "refit-collab-daily": {
+        "task": "tasks.training.refit_collab",
+        "schedule": crontab(hour=2, minute=30),
+    },
     "propose-weights-daily": {
         "task": "tasks.training.propose_weights",
         "schedule": crontab(hour=3, minute=30),

@@ -1,4 +1,5 @@
-"""Scheduled retraining: the category model, and a blend-weights proposal (never applied).
+"""Scheduled retraining: the category model, collaborative item factors, and a blend-weights
+proposal (never applied).
 
 Run the scheduler next to the workers: ``celery -A tasks.app beat`` (see ``BEAT_SCHEDULE`` in
 ``tasks/app.py``).
@@ -11,8 +12,11 @@ from typing import Any
 
 from celery.utils.log import get_task_logger
 
+from indexer import collab_store
+from indexer.interests import InterestParams
 from indexer.training import retrain_categories as run_retrain_categories
 from plugin.errors import InputError
+from plugin.es import read_meta, write_meta
 from plugin.service import PersonalizedSearch
 from plugin.weight_fit import fit_from_log, save_proposal
 from tasks.app import app, retry_options, settings
@@ -20,6 +24,9 @@ from tasks.resources import get_es, get_settings
 from tasks.retries import RETRY_ON, retry_transient
 
 logger = get_task_logger(__name__)
+
+# Users rebuilt per task after a refit: small enough to spread over the workers.
+RECOMPUTE_CHUNK = 200
 
 
 @app.task(name="tasks.training.retrain_categories", **retry_options(settings, RETRY_ON))
@@ -47,3 +54,59 @@ def propose_weights() -> dict[str, Any]:
     path = save_proposal(result, current.state_dir, stamp=stamp)
     logger.info("weights proposal written to %s", path)
     return {"proposal": str(path), "proposed": result["proposed"], "metrics": result["metrics"]}
+
+
+@app.task(name="tasks.training.refit_collab", **retry_options(settings, RETRY_ON))
+@retry_transient
+def refit_collab() -> dict[str, Any]:
+    """Fit collaborative item factors from the stored events, write them on the items, then
+    rebuild every user's collaborative vector with them (one task per chunk of users).
+
+    Returns:
+        the ``_meta.collab`` summary plus ``recompute_tasks`` (the ids to wait for); with too
+        few interactions, ``{"skipped": reason}`` and nothing changes.
+    """
+    current = get_settings()
+    es = get_es()
+    items = current.index_alias("items")
+    events = current.index_alias("user_events")
+
+    def record(summary: dict[str, Any]) -> None:
+        meta = read_meta(es, items)
+        write_meta(es, items, {**meta, "collab": summary})
+
+    try:
+        summary = collab_store.refit(
+            es, items_index=items, events_index=events, write_meta_fn=record
+        )
+    except InputError as exc:
+        logger.info("no collab refit: %s", exc)
+        return {"skipped": str(exc)}
+    users = collab_store.users_with_item_events(es, events)
+    pending = [
+        recompute_collab.delay(users[start : start + RECOMPUTE_CHUNK], summary["version"]).id
+        for start in range(0, len(users), RECOMPUTE_CHUNK)
+    ]
+    return {**summary, "recompute_users": len(users), "recompute_tasks": pending}
+
+
+@app.task(name="tasks.training.recompute_collab", **retry_options(settings, RETRY_ON))
+@retry_transient
+def recompute_collab(users: list[str], version: int) -> dict[str, Any]:
+    """Rebuild these (pseudonymous) users' collaborative vectors with factors ``version``."""
+    from tasks.events import get_processor
+
+    current = get_settings()
+    params: InterestParams = get_processor().params
+    rebuilt = 0
+    for user in users:
+        rebuilt += collab_store.recompute_user(
+            get_es(),
+            user,
+            version=version,
+            items_index=current.index_alias("items"),
+            events_index=current.index_alias("user_events"),
+            interests_index=current.index_alias("user_interests"),
+            params=params,
+        )
+    return {"users": len(users), "rebuilt": rebuilt, "version": version}
