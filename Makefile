@@ -14,6 +14,8 @@ prereqs:
 	  (apt-get update -qq && apt-get install -y -qq redis-server) >/dev/null; }
 	@command -v chromium >/dev/null || { echo "installing chromium (the search page's browser test)"; \
 	  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null; }
+	@fc-list 2>/dev/null | grep -qi "wenquanyi zen hei" || { echo "installing a CJK font (Chinese labels in report plots)"; \
+	  (apt-get update -qq && apt-get install -y -qq fonts-wqy-zenhei) >/dev/null; }
 	@command -v java >/dev/null || { echo "Java 17 is missing: apt-get install -y openjdk-17-jdk-headless"; exit 1; }
 	@command -v mvn >/dev/null || { echo "Maven is missing: apt-get install -y maven"; exit 1; }
 

@@ -41,12 +41,9 @@ def write_markdown(out_dir: Path, lines: Sequence[str]) -> Path:
 
 
 def _pyplot() -> Any:
-    import matplotlib
+    from plugin.plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return pyplot()
 
 
 def bar_chart(

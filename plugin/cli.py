@@ -343,11 +343,21 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from plugin.demo import run_demo
     from stack.control import up
 
-    if args.dataset not in (None, "sample"):
-        raise_input(f"dataset {args.dataset!r} is not supported by the demo yet; omit --dataset")
+    dataset = args.dataset or "sample"
+    if dataset not in ("sample", "movielens"):
+        raise_input(f"dataset must be 'sample' or 'movielens', got {dataset!r}")
+    inputs: dict[str, Any] = {}
+    if dataset == "movielens":
+        from plugin.demo_movielens import movielens_demo
+
+        if not args.data_dir:
+            raise_input("--dataset movielens needs --data-dir (the folder or its parent)")
+        items, events, searches = movielens_demo(args.data_dir)  # bad folders fail before `up`
+        inputs = {"items": items, "events": events, "searches": searches}
     up(settings)
-    out = Path(args.out) if args.out else settings.state_dir / "reports" / "demo"
-    run_demo(settings, out_dir=out, echo=not args.json)
+    folder = "demo" if dataset == "sample" else f"demo-{dataset}"
+    out = Path(args.out) if args.out else settings.state_dir / "reports" / folder
+    run_demo(settings, out_dir=out, echo=not args.json, **inputs)
     if not args.no_serve:
         from plugin.api import serve
 
@@ -522,9 +532,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["fit", "status"])
 
     p = add("demo", cmd_demo, "the main job: index a sample, replay events, show interests move")
-    p.add_argument("--dataset", help="sample (default)")
-    p.add_argument("--data-dir", help="folder of the dataset")
-    p.add_argument("--out", help="report folder (default: STATE_DIR/reports/demo)")
+    p.add_argument(
+        "--dataset", choices=["sample", "movielens"], default=None,
+        help="sample: the built-in bilingual sample (default); movielens: a few users' recent "
+        "ratings and tags from ml-latest-small (needs --data-dir)",
+    )  # fmt: skip
+    p.add_argument("--data-dir", help="folder of the dataset (or its parent)")
+    p.add_argument("--out", help="report folder (default: STATE_DIR/reports/demo[-movielens])")
     p.add_argument("--no-serve", action="store_true", help="exit after the report")
 
     p = add("eval", cmd_eval, "quality on real data against baselines (starts the stack)")

@@ -178,10 +178,9 @@ def write_report(run: DemoRun, out_dir: Path) -> Path:
 
 def _plot(run: DemoRun, path: Path) -> bool:
     try:
-        import matplotlib
+        from plugin.plotting import pyplot
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
     except ImportError:
         return False
     users = list(run.final)
