@@ -274,6 +274,10 @@ class Cluster:
     count: int
     label_hint: str | None = None
     categories: Mapping[str, int] = field(default_factory=dict)
+    # "What now": a mass decayed like the short-term vector (per event and in time), so a
+    # topic the user just switched to outweighs an old one before its lasting weight does.
+    recent: float = 0.0
+    recent_ms: int | None = None
 
     def shares_topic(self, event: InterestEvent) -> bool:
         """Same category, or a keyword in common: evidence beyond the embedding."""
@@ -366,6 +370,7 @@ def apply_event(
         clusters, next_id, touched = _update_clusters(
             clusters, next_id, vector, weight, event, params
         )
+        clusters = _update_recency(clusters, touched, weight, event.time_ms, params)
     clusters = _prune_clusters(clusters, now, params, keep=touched)
     categories, keywords, affinity_ref = _update_affinities(state, event, weight, params)
     collab, collab_version = _update_collab(state, event, weight, params)
@@ -456,10 +461,12 @@ def to_document(
     for name in ("long_term", "short_term"):
         if vectors[name] is not None:
             doc[name] = vectors[name]
+    shares = recent_shares(state.clusters, now_ms, params)
     doc["clusters"] = [
         {
             "label": cluster.label,
             "weight": weight,
+            "recent": round(shares.get(cluster.id, 0.0), 6),
             "last_seen": _iso(cluster.last_seen_ms),
             "count": cluster.count,
             "vector": direction.tolist(),
@@ -504,6 +511,8 @@ def from_document(doc: Mapping[str, Any] | None) -> InterestState:
                 count=int(item["count"]),
                 label_hint=item.get("label_hint"),
                 categories={str(k): int(v) for k, v in item.get("categories") or []},
+                recent=float(item.get("recent") or 0.0),
+                recent_ms=_optional_int(item.get("recent_ms")),
             )
             for item in raw.get("clusters", [])
         )
@@ -654,6 +663,8 @@ def _update_clusters(
             count=old.count + 1,
             label_hint=(event.label if weight > 0 else None) or old.label_hint,
             categories=_counted(old.categories, event.category if weight > 0 else None),
+            recent=old.recent,
+            recent_ms=old.recent_ms,
         )
         return (*clusters[:best], updated, *clusters[best + 1 :]), next_id, old.id
     keywords: dict[str, float] = {}
@@ -670,6 +681,42 @@ def _update_clusters(
         categories=_counted({}, event.category),
     )
     return (*clusters, created), next_id + 1, next_id
+
+
+def _update_recency(
+    clusters: tuple[Cluster, ...],
+    touched: int | None,
+    weight: float,
+    time_ms: int,
+    params: InterestParams,
+) -> tuple[Cluster, ...]:
+    """Every cluster's recent mass fades by one event (and by time); the touched one gains
+    the event's weight (a dislike takes it away, never below 0)."""
+    per_event = _halving(1.0, params.short_half_life_events)
+    half_life_ms = params.short_half_life_days * DAY_MS
+    updated = []
+    for cluster in clusters:
+        age = max(time_ms - (cluster.recent_ms or time_ms), 0)
+        recent = cluster.recent * per_event * _halving(age, half_life_ms)
+        if cluster.id == touched:
+            recent = max(recent + weight, 0.0)
+        updated.append(
+            replace(cluster, recent=recent, recent_ms=max(time_ms, cluster.recent_ms or time_ms))
+        )
+    return tuple(updated)
+
+
+def recent_shares(
+    clusters: Sequence[Cluster], now_ms: int, params: InterestParams
+) -> dict[int, float]:
+    """Cluster id -> its share of the recent mass at ``now_ms`` (all 0 when there is none)."""
+    half_life_ms = params.short_half_life_days * DAY_MS
+    valued = {
+        c.id: c.recent * _halving(max(now_ms - (c.recent_ms or now_ms), 0), half_life_ms)
+        for c in clusters
+    }
+    total = math.fsum(valued.values())
+    return {key: (value / total if total > 0 else 0.0) for key, value in valued.items()}
 
 
 def _counted(counts: Mapping[str, int], category: str | None) -> dict[str, int]:
@@ -840,6 +887,8 @@ def _state_to_json(state: InterestState) -> dict[str, Any]:
                 "count": cluster.count,
                 "label_hint": cluster.label_hint,
                 "categories": [[k, v] for k, v in cluster.categories.items()],
+                "recent": cluster.recent,
+                "recent_ms": cluster.recent_ms,
             }
             for cluster in state.clusters
         ],

@@ -49,6 +49,7 @@ def profile_from_document(user: str, document: Mapping[str, Any] | None) -> User
                 weight=float(raw.get("weight") or 0.0),
                 label=str(raw.get("label") or ""),
                 last_seen=raw.get("last_seen"),
+                recent=_share(raw.get("recent")),
             )
         )
     return UserProfile(
@@ -62,6 +63,14 @@ def profile_from_document(user: str, document: Mapping[str, Any] | None) -> User
         collab_vector=_vector(document.get("collab_vector")),
         collab_version=_version(document.get("collab_version")),
     )
+
+
+def _share(value: object) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0
+    return min(max(number, 0.0), 1.0) if math.isfinite(number) else 0.0
 
 
 def _version(value: object) -> int | None:

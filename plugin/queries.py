@@ -555,17 +555,26 @@ def recommend_clusters(profile: UserProfile) -> list[int | None]:
     return list(indices) if indices else [None]
 
 
-def cluster_quotas(profile: UserProfile, size: int) -> list[int]:
+def cluster_quotas(profile: UserProfile, size: int, *, recent_share: float = 0.0) -> list[int]:
     """How many of ``size`` recommendations each body gets, by cluster weight.
 
-    Largest-remainder shares that sum to ``size``; every cluster gets at least one while
-    ``size`` allows (diversity), the strongest first.
+    A cluster's share mixes its lasting weight (share of the clusters' weights) with its
+    share of the user's recent activity, ``recent_share`` of the latter (the blend's
+    ``short_term_weight``): a user who just switched topic sees the new one at once, not
+    after it has outgrown the old one. Largest-remainder shares that sum to ``size``; every
+    cluster gets at least one while ``size`` allows (diversity), the strongest first.
     """
     size = _check_size(size)
     targets = recommend_clusters(profile)
     if targets == [None]:
         return [size]
-    weights = [profile.clusters[i].weight for i in targets if i is not None]
+    chosen = [profile.clusters[i] for i in targets if i is not None]
+    lasting = math.fsum(c.weight for c in chosen)
+    recent = math.fsum(c.recent for c in chosen)
+    mix = min(max(recent_share, 0.0), 1.0) if recent > 0 else 0.0
+    weights = [
+        (1.0 - mix) * c.weight / lasting + (mix * c.recent / recent if mix else 0.0) for c in chosen
+    ]
     order = sorted(range(len(weights)), key=lambda i: -weights[i])
     quotas = [0] * len(weights)
     for i in order[:size]:

@@ -320,7 +320,10 @@ class PersonalizedSearch:
         responses = self.es.msearch(searches=searches)["responses"]
         clusters = recommend_clusters(profile)
         merged = merge_recommendations(
-            responses, cluster_quotas(profile, size), size, clusters=clusters
+            responses,
+            cluster_quotas(profile, size, recent_share=config.short_term_weight),
+            size,
+            clusters=clusters,
         )
         hits = [parse_hit(m.hit, profile=profile, cluster=m.cluster) for m in merged]
         return SearchResult(hits=tuple(hits), cold_start=False, mode=checked, scorer=scorer)

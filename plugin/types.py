@@ -81,6 +81,8 @@ class InterestCluster:
     weight: float
     label: str = ""
     last_seen: str | None = None
+    # Share of the user's recent activity (short-term decay) in this interest, in [0, 1].
+    recent: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,32 @@ def test_drift_short_term_follows_new_topic_long_term_keeps_old() -> None:
     assert cos(vectors["short_term"], tech) > 0.9
 
 
+def test_a_new_interest_leads_recent_activity_before_its_lasting_weight_catches_up() -> None:
+    rng = np.random.default_rng(3)
+    state = InterestState()
+    for i in range(20):
+        state = apply_event(state, event("like", T0 + i * HOUR, topic(SPORTS, rng)))
+    for k in range(4):
+        state = apply_event(state, event("like", T0 + (20 + k) * HOUR, topic(TECH, rng)))
+    now = T0 + 24 * HOUR
+    clusters = to_document(state, user="u", now_ms=now)["clusters"]
+    assert len(clusters) == 2
+    old, new = clusters  # strongest (lasting) first
+    assert cos(old["vector"], topic(SPORTS)) > 0.9 and cos(new["vector"], topic(TECH)) > 0.9
+    assert new["weight"] < 0.3 and new["recent"] > 0.6
+    assert old["recent"] + new["recent"] == pytest.approx(1.0)
+    # The stored recency continues exactly after a round trip.
+    again = from_document(to_document(state, user="u", now_ms=now))
+    assert [c.recent for c in again.clusters] == [c.recent for c in state.clusters]
+
+
+def test_a_dislike_removes_recent_weight_but_never_below_zero() -> None:
+    state = apply_event(InterestState(), event("like", T0, topic(SPORTS)))
+    state = apply_event(state, event("dislike", T0 + HOUR, topic(SPORTS)))
+    state = apply_event(state, event("dislike", T0 + 2 * HOUR, topic(SPORTS)))
+    assert all(cluster.recent >= 0 for cluster in state.clusters)
+
+
 def test_decayed_vector_time_only_sum_independent_of_arrival_order() -> None:
     rng = np.random.default_rng(3)
     events = [
@@ -334,7 +360,7 @@ def test_document_shape_readable_fields() -> None:
     weights = [c["weight"] for c in doc["clusters"]]
     assert weights[0] == 1.0 and weights == sorted(weights, reverse=True)
     for cluster in doc["clusters"]:
-        assert set(cluster) == {"label", "weight", "last_seen", "count", "vector"}
+        assert set(cluster) == {"label", "weight", "recent", "last_seen", "count", "vector"}
         assert len(cluster["vector"]) == DIMS
     assert max(abs(v) for v in doc["categories"].values()) == 1.0
     assert doc["categories"]["x"] < 0

@@ -351,6 +351,21 @@ def test_cluster_quotas_proportional_and_at_least_one() -> None:
     assert cluster_quotas(_profile(clusters=()), 4) == [4]
 
 
+def test_cluster_quotas_give_the_recent_interest_its_share_at_once() -> None:
+    switched = _profile(
+        clusters=(
+            InterestCluster((1.0, 0.0, 0.0), 1.0, "old", recent=0.1),
+            InterestCluster((0.0, 0.0, 1.0), 0.2, "new", recent=0.9),
+        )
+    )
+    assert cluster_quotas(switched, 10) == [8, 2]  # lasting weight only
+    # 0.5 * 1/1.2 + 0.5 * 0.1 = 0.47 vs 0.5 * 0.2/1.2 + 0.5 * 0.9 = 0.53
+    assert cluster_quotas(switched, 10, recent_share=0.5) == [5, 5]
+    assert cluster_quotas(switched, 10, recent_share=1.0) == [2, 8]  # one each, then 0.1:0.9
+    # Without recency recorded (documents written before it existed) the weights decide.
+    assert cluster_quotas(_profile(), 8, recent_share=0.5) == [6, 2]
+
+
 def _response(*ids_scores: tuple[str, float]) -> dict[str, Any]:
     return {"hits": {"hits": [{"_id": i, "_score": s} for i, s in ids_scores]}}
 
