@@ -69,6 +69,9 @@ METHODS = (
 DEFAULT_USERS = 100
 DEFAULT_SEED = 7
 REPLAY_BATCH = 200
+# Hits logged per user as impressions for `interest weights fit` (more than the lists, so a
+# learned blend can lift items the default one ranks below the cut).
+LOGGED_HITS = 50
 POPULARITY_KINDS = ("click", "like")
 ACCURACY = ("ndcg@10", "recall@10", "recall@20", "mrr")
 BEYOND = ("coverage", "diversity")
@@ -164,8 +167,16 @@ def run(
             logger.warning("no collaborative factors: %s", collab["skipped"])
         service.blend_config(fresh=True)  # the new factors' version, now
         mark = time.perf_counter()
+        feedback: list[dict[str, Any]] = []
         evaluated = _rank_all(
-            service, split, chosen, catalogue, foreign, progress=progress, variants=variants or {}
+            service,
+            split,
+            chosen,
+            catalogue,
+            foreign,
+            progress=progress,
+            variants=variants or {},
+            feedback=feedback,
         )
         seconds["rank"] = round(time.perf_counter() - mark, 1)
     seconds["total"] = round(time.perf_counter() - started, 1)
@@ -178,6 +189,10 @@ def run(
     payload["collab"] = collab  # factors: version, sizes, fit and write seconds
     _write(out_dir, payload)
     _write_lists(out_dir, evaluated)
+    # Impressions with components and the future likes as clicks: input for
+    # `interest weights fit --from-log DIR/feedback.jsonl` (split by user, held-out NDCG).
+    with (out_dir / "feedback.jsonl").open("w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(doc) + "\n" for doc in feedback)
     return payload
 
 
@@ -227,6 +242,7 @@ def _rank_all(
     *,
     progress: bool,
     variants: Mapping[str, Mapping[str, float]],
+    feedback: list[dict[str, Any]] | None = None,
 ) -> list[UserLists]:
     from tqdm import tqdm
 
@@ -245,6 +261,7 @@ def _rank_all(
     )
     knn = baselines.ItemKnn(matrix)
     evaluated = []
+    version = service.blend_config().version
     for user in tqdm(chosen, desc="ranking", unit="user", disable=not progress):
         own = split.users[user]
         exclude = {ITEM_PREFIX + item for item in own.train_items}
@@ -277,6 +294,9 @@ def _rank_all(
             )
             lists[name] = [hit.id for hit in ranked.hits]
         test = frozenset(ITEM_PREFIX + item for item in own.test)
+        if feedback is not None:
+            logged = service.recommend(USER_PREFIX + user, size=LOGGED_HITS, filters=filters)
+            feedback.extend(feedback_docs(user, logged.hits, test, weights_version=version))
         evaluated.append(UserLists(user=user, test=test, lists=lists, cold_start=result.cold_start))
     return evaluated
 
@@ -354,6 +374,31 @@ def _payload(
         },
         "seconds": seconds,
     }
+
+
+def feedback_docs(
+    user: str, hits: Sequence[Any], future: frozenset[str], *, weights_version: int
+) -> list[dict[str, Any]]:
+    """One recommendation as the API would log it: an impression per hit (rank, components,
+    blend version) and a click for each hit the user liked after the cutoff."""
+    request_id = f"movielens-eval-{user}"
+    docs: list[dict[str, Any]] = []
+    for rank, hit in enumerate(hits, start=1):
+        docs.append(
+            {
+                "kind": "impression",
+                "request_id": request_id,
+                "user": user,
+                "item": hit.id,
+                "rank": rank,
+                "score": hit.score,
+                "components": dict(hit.components),
+                "weights_version": weights_version,
+            }
+        )
+        if hit.id in future:
+            docs.append({"kind": "click", "request_id": request_id, "user": user, "item": hit.id})
+    return docs
 
 
 def _write_lists(out_dir: Path, evaluated: Sequence[UserLists]) -> None:

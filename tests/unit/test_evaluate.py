@@ -30,3 +30,23 @@ def test_check_inputs_missing_files_raise(tmp_path: Path) -> None:
 def test_check_inputs_unknown_dataset_raises(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="unknown dataset"):
         check_inputs("imdb", tmp_path)
+
+
+def test_replay_feedback_joins_into_labelled_impressions_for_weights_fit() -> None:
+    from bench.eval_movielens import feedback_docs
+    from plugin.learning import impressions_from_log
+    from plugin.types import SearchHit
+
+    hits = [
+        SearchHit(id=f"ml-{n}", title="", score=1.0 / n, components={"popularity": 0.05 / n},
+                  reason="")
+        for n in (1, 2, 3)
+    ]  # fmt: skip
+    docs = feedback_docs("7", hits, frozenset({"ml-2"}), weights_version=4)
+    assert [d["kind"] for d in docs] == ["impression", "impression", "click", "impression"]
+    assert [d["rank"] for d in docs if d["kind"] == "impression"] == [1, 2, 3]
+    impressions = impressions_from_log(
+        docs, weights_by_version={4: {"popularity": 0.05}}, current={}
+    )
+    assert [imp.clicked for imp in impressions] == [False, True, False]
+    assert impressions[1].raw["popularity"] == pytest.approx(0.5)
