@@ -186,6 +186,11 @@ def run(
         todo = stackio.rows_to_index(item_rows, stackio.stored_hashes(es, alias, corpus.prefix))
         if todo:
             tasks.index_items(todo, batch_size=settings.encode_batch, progress=progress)
+        # As the daily beat task would: a category model from the labelled items, so the
+        # simulated users' posts get a category like their clicks.
+        trained = tasks.wait(tasks.send("tasks.training.retrain_categories"))
+        logger.info("category model v%s (%s categories)", trained.get("version"),
+                    trained.get("categories"))  # fmt: skip
         ids = sorted(corpus.categories)
         vectors = stackio.fetch_vectors(es, alias, ids)
         filters = _filters(es, alias, corpus)

@@ -40,6 +40,9 @@ SUMMARY_KEYWORDS = 20
 LABEL_KEYWORDS = 3
 # A label keyword must have at least this share of the cluster's top keyword's weight.
 LABEL_MIN_SHARE = 0.25
+# A cluster's "main" categories and top keywords, for joining it at the support threshold.
+TOPIC_CATEGORY_SHARE = 0.3
+TOPIC_KEYWORDS = 10
 # Below this norm a sum has no direction (e.g. a like cancelled by a dislike).
 _EPS = 1e-12
 
@@ -280,10 +283,23 @@ class Cluster:
     recent_ms: int | None = None
 
     def shares_topic(self, event: InterestEvent) -> bool:
-        """Same category, or a keyword in common: evidence beyond the embedding."""
-        if event.category and event.category in self.categories:
-            return True
-        return any(word in self.keywords for word in event.keywords)
+        """Evidence beyond the embedding that the event belongs here (see ``topic_match``)."""
+        return self.topic_match(event) is True
+
+    def topic_match(self, event: InterestEvent) -> bool | None:
+        """True: same topic; False: known to be another topic; None: nothing to go by.
+
+        A categorised event must be of one of the cluster's main categories (at least
+        ``TOPIC_CATEGORY_SHARE`` of its categorised events): once a cluster has absorbed one
+        event of a new topic, a plain "category seen here" test would let it absorb the whole
+        topic. Without a category (or a cluster without any), a keyword in common with the
+        cluster's top ``TOPIC_KEYWORDS`` keywords counts, not any of its long tail.
+        """
+        counted = sum(self.categories.values())
+        if event.category and counted:
+            return self.categories.get(event.category, 0) >= TOPIC_CATEGORY_SHARE * counted
+        top = {word for word, weight in _top_items(self.keywords, TOPIC_KEYWORDS) if weight > 0}
+        return True if any(word in top for word in event.keywords) else None
 
     @property
     def label(self) -> str:
@@ -467,6 +483,7 @@ def to_document(
             "label": cluster.label,
             "weight": weight,
             "recent": round(shares.get(cluster.id, 0.0), 6),
+            "categories": _shares(cluster.categories),
             "last_seen": _iso(cluster.last_seen_ms),
             "count": cluster.count,
             "vector": direction.tolist(),
@@ -637,12 +654,15 @@ def _update_clusters(
     support = params.cluster_support_threshold
     support = params.cluster_join_threshold if support is None else support
     best, best_cos = None, -math.inf
+    # Another category than the cluster's: similarity alone must be much higher to join
+    # (a centroid of many texts is close to every text of an anisotropic model such as e5).
+    mismatch_join = (params.cluster_join_threshold + 1.0) / 2
     for index, cluster in enumerate(clusters):
         direction = cluster.acc.direction()
         cos = -math.inf if direction is None else float(direction @ vector)
-        eligible = cos >= params.cluster_join_threshold or (
-            cos >= support and cluster.shares_topic(event)
-        )
+        match = cluster.topic_match(event)
+        join = mismatch_join if match is False else params.cluster_join_threshold
+        eligible = cos >= join or (cos >= support and match is True)
         if eligible and cos > best_cos:
             best, best_cos = index, cos
     joins = best is not None
@@ -839,6 +859,11 @@ def _ranked_clusters(
     top = max(weight for _, _, weight in weighed)
     weighed.sort(key=lambda item: (-item[2], item[0].id))
     return [(cluster, direction, weight / top) for cluster, direction, weight in weighed]
+
+
+def _shares(counts: Mapping[str, int]) -> dict[str, float]:
+    total = sum(counts.values())
+    return {name: round(count / total, 4) for name, count in counts.items()} if total else {}
 
 
 def _direction_list(acc: DecayedVector | None) -> list[float] | None:

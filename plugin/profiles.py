@@ -50,6 +50,7 @@ def profile_from_document(user: str, document: Mapping[str, Any] | None) -> User
                 label=str(raw.get("label") or ""),
                 last_seen=raw.get("last_seen"),
                 recent=_share(raw.get("recent")),
+                categories=_floats(raw.get("categories")),
             )
         )
     return UserProfile(

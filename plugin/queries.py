@@ -75,6 +75,8 @@ DEFAULT_SOURCE_FIELDS: tuple[str, ...] = (
 # Vectors are large: only the portable mode asks for them, and hits never carry them.
 VECTOR_SOURCE_FIELDS: tuple[str, ...] = (VECTOR_FIELD, COLLAB_FIELD)
 # A cold user has none of these, so their weights are 0 and the rest keeps its proportions.
+# An interest with this share of a user's (lasting + recent) attention always gets a slot.
+GUARANTEED_SHARE = 0.1
 PERSONAL_WEIGHTS: tuple[str, ...] = ("interest", "category", "collaborative")
 LEXICAL_FIELDS: tuple[str, ...] = ("title^2", "body")
 KEYWORD_FIELDS: tuple[str, ...] = ("keywords", "tags")
@@ -562,7 +564,9 @@ def cluster_quotas(profile: UserProfile, size: int, *, recent_share: float = 0.0
     share of the user's recent activity, ``recent_share`` of the latter (the blend's
     ``short_term_weight``): a user who just switched topic sees the new one at once, not
     after it has outgrown the old one. Largest-remainder shares that sum to ``size``; every
-    cluster gets at least one while ``size`` allows (diversity), the strongest first.
+    cluster with at least ``GUARANTEED_SHARE`` of the mix gets at least one while ``size``
+    allows (diversity), the strongest first; a stray one-event interest competes by its share
+    instead of taking a slot of its own.
     """
     size = _check_size(size)
     targets = recommend_clusters(profile)
@@ -577,10 +581,11 @@ def cluster_quotas(profile: UserProfile, size: int, *, recent_share: float = 0.0
     ]
     order = sorted(range(len(weights)), key=lambda i: -weights[i])
     quotas = [0] * len(weights)
-    for i in order[:size]:
+    total = math.fsum(weights)
+    guaranteed = [i for i in order if weights[i] >= GUARANTEED_SHARE * total] or order[:1]
+    for i in guaranteed[:size]:
         quotas[i] = 1
     rest = size - sum(quotas)
-    total = math.fsum(weights)
     shares = [rest * w / total for w in weights]
     for i, share in enumerate(shares):
         quotas[i] += int(share)
@@ -643,6 +648,13 @@ def build_recommend_bodies(
         params = build_native_params(
             profile, config, query_vector=None, now_ms=now_ms, lexical=False, cluster=cluster
         )
+        if cluster is not None:
+            # The body is this interest's share of the page: rank by this interest alone (its
+            # vector, its categories), or a strong old interest, carried by the user's overall
+            # vector and category affinity, fills every body.
+            params["cluster_mix"] = 1.0
+            if profile.clusters[cluster].categories:
+                params["category_affinity"] = dict(profile.clusters[cluster].categories)
         vector = params["clusters"][0] if cluster is not None else _knn_vector(params)
         if mode == "approx" and vector is not None:
             pool = _num_candidates(num_candidates, fetch)

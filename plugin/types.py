@@ -83,6 +83,8 @@ class InterestCluster:
     last_seen: str | None = None
     # Share of the user's recent activity (short-term decay) in this interest, in [0, 1].
     recent: float = 0.0
+    # The categories of this interest's events, as shares.
+    categories: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

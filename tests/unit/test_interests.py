@@ -122,6 +122,36 @@ def test_a_new_interest_leads_recent_activity_before_its_lasting_weight_catches_
     assert [c.recent for c in again.clusters] == [c.recent for c in state.clusters]
 
 
+def test_one_stray_event_does_not_open_a_cluster_to_a_whole_new_topic() -> None:
+    params = InterestParams(cluster_join_threshold=0.9, cluster_support_threshold=0.5)
+    sports, tech = topic(SPORTS), topic(TECH)
+    between = (sports + tech) / np.linalg.norm(sports + tech)  # cos 0.71 with each
+    state = InterestState()
+    for i in range(20):
+        state = apply_event(state, event("like", T0 + i * HOUR, sports, category="sports"),
+                            params=params)  # fmt: skip
+    # A tech item close enough to join on similarity alone: the cluster has now seen "tech".
+    stray = 0.98 * sports + 0.2 * tech  # cos 0.98: above even the other-category threshold
+    state = apply_event(state, event("like", T0 + 20 * HOUR, stray, category="tech"), params=params)
+    assert len(state.clusters) == 1 and state.clusters[0].categories == {"sports": 20, "tech": 1}
+    for k in range(5):
+        moment = T0 + (21 + k) * HOUR
+        state = apply_event(state, event("like", moment, between, category="tech"), params=params)
+    assert len(state.clusters) == 2  # the tech events formed their own interest
+    assert state.clusters[1].count == 5 and state.clusters[0].count == 21
+
+
+def test_another_category_needs_a_much_closer_vector_to_join() -> None:
+    params = InterestParams(cluster_join_threshold=0.9, cluster_support_threshold=0.5)
+    sports, tech = topic(SPORTS), topic(TECH)
+    near = 0.92 * sports + np.sqrt(1 - 0.92**2) * tech  # cos 0.92: above the join threshold
+    base = apply_event(InterestState(), event("like", T0, sports, category="sports"), params=params)
+    other = apply_event(base, event("like", T0 + HOUR, near, category="tech"), params=params)
+    plain = apply_event(base, event("like", T0 + HOUR, near), params=params)
+    assert len(other.clusters) == 2  # tech: the threshold is (0.9 + 1) / 2 = 0.95
+    assert len(plain.clusters) == 1  # no category: similarity alone decides
+
+
 def test_a_dislike_removes_recent_weight_but_never_below_zero() -> None:
     state = apply_event(InterestState(), event("like", T0, topic(SPORTS)))
     state = apply_event(state, event("dislike", T0 + HOUR, topic(SPORTS)))
@@ -360,7 +390,15 @@ def test_document_shape_readable_fields() -> None:
     weights = [c["weight"] for c in doc["clusters"]]
     assert weights[0] == 1.0 and weights == sorted(weights, reverse=True)
     for cluster in doc["clusters"]:
-        assert set(cluster) == {"label", "weight", "recent", "last_seen", "count", "vector"}
+        assert set(cluster) == {
+            "label",
+            "weight",
+            "recent",
+            "categories",
+            "last_seen",
+            "count",
+            "vector",
+        }
         assert len(cluster["vector"]) == DIMS
     assert max(abs(v) for v in doc["categories"].values()) == 1.0
     assert doc["categories"]["x"] < 0

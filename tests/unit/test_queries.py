@@ -322,6 +322,23 @@ def test_recommend_bodies_one_per_usable_cluster() -> None:
         ]
 
 
+def test_each_cluster_body_ranks_by_its_own_interest_and_categories() -> None:
+    profile = _profile(
+        clusters=(
+            InterestCluster((1.0, 0.0, 0.0), 1.0, "old", categories={"sports": 1.0}),
+            InterestCluster((0.0, 0.0, 1.0), 0.4, "new", categories={"tech": 0.75, "game": 0.25}),
+        )
+    )
+    old, new = (_script(body)["params"] for body in build_recommend_bodies(
+        profile, CONFIG, size=10, now_ms=NOW))  # fmt: skip
+    assert old["cluster_mix"] == new["cluster_mix"] == 1.0  # not the overall vector
+    assert old["category_affinity"] == {"sports": 1.0}
+    assert new["category_affinity"] == {"tech": 0.75, "game": 0.25}
+    # Without categories on the cluster, the user's affinity stays.
+    plain = _script(build_recommend_bodies(_profile(), CONFIG, size=10, now_ms=NOW)[0])["params"]
+    assert plain["category_affinity"] == {"sports": 0.8, "news": 0.1}
+
+
 def test_recommend_bodies_exact_mode_scores_all_filtered_items() -> None:
     bodies = build_recommend_bodies(_profile(), CONFIG, size=5, now_ms=NOW, mode="exact")
     candidates = bodies[0]["query"]["script_score"]["query"]
@@ -349,6 +366,21 @@ def test_cluster_quotas_proportional_and_at_least_one() -> None:
     assert cluster_quotas(profile, 1) == [1, 0]
     assert sum(cluster_quotas(profile, 13)) == 13
     assert cluster_quotas(_profile(clusters=()), 4) == [4]
+
+
+def test_stray_small_interests_compete_by_share_instead_of_taking_a_slot_each() -> None:
+    weights = (0.5, 0.35, 0.05, 0.05, 0.05)
+    profile = _profile(
+        clusters=tuple(
+            InterestCluster(tuple(float(i == k) for i in range(5)), w, f"c{k}")
+            for k, w in enumerate(weights)
+        ),
+        long_term=(1.0, 0.0, 0.0, 0.0, 0.0),
+        short_term=None,
+    )
+    quotas = cluster_quotas(profile, 10)
+    assert sum(quotas) == 10 and quotas[:2] == [5, 4]
+    assert quotas[2:].count(0) >= 2  # at most one of the strays shows, by its remainder
 
 
 def test_cluster_quotas_give_the_recent_interest_its_share_at_once() -> None:
