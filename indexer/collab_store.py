@@ -135,6 +135,8 @@ def refit(
     ``write_meta_fn(summary)`` records the version (the caller owns the ``_meta`` write).
     """
     started = time.perf_counter()
+    # Events stored in the last refresh interval are acknowledged but not yet searchable.
+    es.indices.refresh(index=events_index)
     interactions = list(read_interactions(es, events_index))
     read_s = time.perf_counter() - started
     mark = time.perf_counter()

@@ -154,5 +154,8 @@ def test_approx_recommendation_also_retrieves_by_taste_when_collab_is_weighted()
         text = repr(body["query"]["script_score"]["query"])
         return [field for field in ("'embedding'", "'collab'") if f"'field': {field}" in text]
 
+    unweighted = type(weighted)(
+        **{**weighted.__dict__, "weights": validate_weights({"interest": 0.5, "collaborative": 0})}
+    )
     assert knn_fields(weighted) == ["'embedding'", "'collab'"]
-    assert knn_fields(default_config()) == ["'embedding'"]  # collaborative weight 0
+    assert knn_fields(unweighted) == ["'embedding'"]

@@ -33,8 +33,7 @@ def synthetic_log(
 ) -> list[dict[str, Any]]:
     """Feedback documents where a click depends only on the hit's raw freshness.
 
-    Components are logged weighted by the default blend (as the service logs them); the
-    collaborative weight is 0, so that component is logged as 0.
+    Components are logged weighted by the default blend (as the service logs them).
     """
     rng = random.Random(seed)
     docs: list[dict[str, Any]] = []
@@ -66,7 +65,8 @@ def _impressions(docs: list[dict[str, Any]]) -> list[Impression]:
 
 
 def test_raw_components_divides_by_weight_and_zero_weight_gives_zero() -> None:
-    raw = raw_components({"bm25": 0.2, "freshness": 0.04, "collaborative": 0.3}, LOGGED_WEIGHTS)
+    weights = {**LOGGED_WEIGHTS, "bm25": 0.35, "freshness": 0.08, "collaborative": 0.0}
+    raw = raw_components({"bm25": 0.2, "freshness": 0.04, "collaborative": 0.3}, weights)
     assert raw["bm25"] == pytest.approx(0.2 / 0.35)
     assert raw["freshness"] == pytest.approx(0.5)
     assert raw["collaborative"] == 0.0 and raw["interest"] == 0.0

@@ -470,9 +470,8 @@ def test_portable_body_maps_components_to_core_queries() -> None:
     assert popularity["field_value_factor"]["modifier"] == "log1p"
     assert popularity["weight"] == pytest.approx(CONFIG.weights.popularity * math.log(10) / 6.9)
     outer = function_score["query"]["bool"]
-    assert {"term": {"category": {"value": "sports", "boost": pytest.approx(0.07 * 0.8)}}} in outer[
-        "should"
-    ]
+    boost = pytest.approx(CONFIG.weights.category * 0.8)
+    assert {"term": {"category": {"value": "sports", "boost": boost}}} in outer["should"]
     filtered = outer["must"][0]["bool"]
     assert filtered["must_not"] == [{"ids": {"values": ["x"]}}]
     retrieval = filtered["must"][0]["bool"]["should"]
@@ -480,8 +479,10 @@ def test_portable_body_maps_components_to_core_queries() -> None:
     assert named["_name"] == "bm25"
     assert retrieval[0]["bool"]["boost"] == pytest.approx(CONFIG.weights.bm25 / 10.0)
     boosts = sorted(round(c["knn"]["boost"], 6) for c in retrieval[1:])
-    # u: 0.3 * 0.5; clusters: 0.3 * 0.5 * 1 and 0.3 * 0.5 * 1/3; query: 0.15
-    assert boosts == sorted([0.15, 0.15, 0.05, 0.15])
+    # u: w_interest * 0.5; clusters: w_interest * 0.5 * 1 and * 1/3; query: w_query
+    w = CONFIG.weights
+    expected = [w.interest * 0.5, w.interest * 0.5, w.interest * 0.5 / 3, w.query]
+    assert boosts == pytest.approx(sorted(expected))
     assert all(c["knn"]["k"] == c["knn"]["num_candidates"] for c in retrieval[1:])
 
 
