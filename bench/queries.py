@@ -48,15 +48,18 @@ from bench.corpus import (
     perturb,
     recall_at,
 )
+from plugin.blend import FRESHNESS_FIELD, POPULARITY_FIELD
 from plugin.encoder import load_encoder, profile_for
 from plugin.es import index_body, make_es_client, model_identity
 from plugin.queries import (
     build_recommend_bodies,
     build_search_body,
+    build_top_items_body,
     cluster_quotas,
     merge_recommendations,
     recommend_clusters,
 )
+from plugin.service import PRIOR_CANDIDATES
 from plugin.settings import REPO_ROOT, Settings
 from plugin.types import InterestCluster, Mode, UserProfile
 from plugin.weights import parse_meta
@@ -325,8 +328,23 @@ def bench_size(
         )
         return lambda: timed_search(es, index, body)
 
+    # As PersonalizedSearch.recommend: approx also scores the most popular and newest items.
+    priors = tuple(
+        dict.fromkeys(
+            hit["_id"]
+            for field in (POPULARITY_FIELD, FRESHNESS_FIELD)
+            for hit in es.search(index=index, body=build_top_items_body(field, PRIOR_CANDIDATES))[
+                "hits"
+            ]["hits"]
+        )
+    )
+
     def recommend_call(
-        user: UserProfile, mode: str, nc: int | None, fresh_days: int | None = None
+        user: UserProfile,
+        mode: str,
+        nc: int | None,
+        fresh_days: int | None = None,
+        with_priors: bool = True,
     ) -> Any:
         bodies = build_recommend_bodies(
             user,
@@ -336,6 +354,7 @@ def bench_size(
             mode=cast(Mode, mode),
             num_candidates=nc,
             explain=explain,
+            extra_candidates=priors if with_priors and mode == "approx" else (),
         )
         if fresh_days:
             bodies = [with_fresh_clause(body, fresh_days) for body in bodies]
@@ -364,6 +383,14 @@ def bench_size(
         )
         summary["recall_at_10"] = mean_recall(ids, exact_ids)
         result["recommend"][f"approx_nc{nc}"] = summary
+        # Before the popular/newest candidates were added (knn on interest vectors only).
+        summary, ids = run_case(
+            f"recommend approx nc={nc} knn only",
+            [recommend_call(u, "approx", nc, with_priors=False) for u, _ in pairs],
+            args.warmup,
+        )
+        summary["recall_at_10"] = mean_recall(ids, exact_ids)
+        result["recommend"][f"approx_nc{nc}_knn_only"] = summary
     for nc in args.num_candidates if args.fresh_days else ():
         summary, ids = run_case(
             f"recommend approx nc={nc} +fresh{args.fresh_days}d",

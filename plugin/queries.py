@@ -608,6 +608,7 @@ def build_recommend_bodies(
     filters: SearchFilters | None = None,
     explain: bool = True,
     source_fields: Sequence[str] = DEFAULT_SOURCE_FIELDS,
+    extra_candidates: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """One ``_msearch`` body per interest cluster (order of ``recommend_clusters``).
 
@@ -630,6 +631,9 @@ def build_recommend_bodies(
         filters: extra hard filters.
         explain: ask for explanations.
         source_fields: ``_source`` fields to return.
+        extra_candidates: item ids every approx body also scores (the most popular and the
+            newest items: the blend ranks them high, but they are rarely the nearest
+            neighbours of an interest's vector).
 
     Raises:
         InputError: the profile is empty, or a bad size/mode.
@@ -666,6 +670,9 @@ def build_recommend_bodies(
                     collab, num_candidates=pool, filters=body_filters, k=pool, field=COLLAB_FIELD
                 )
                 knn = {"bool": {"should": [knn, taste], "minimum_should_match": 1}}
+            if extra_candidates:
+                also = {"ids": {"values": list(extra_candidates)}}
+                knn = {"bool": {"should": [knn, also], "minimum_should_match": 1}}
             candidates = _filtered(knn, body_filters)
         else:
             candidates = build_candidates(None, filters=body_filters)
@@ -758,6 +765,16 @@ def merge_recommendations(
         seen.add(str(hit["_id"]))
         merged.append(MergedHit(hit=hit, cluster=owners[i]))
     return merged
+
+
+def build_top_items_body(field: str, size: int) -> dict[str, Any]:
+    """The ``size`` items with the largest ``field`` (ids only): popular or newest candidates."""
+    return {
+        "size": _check_size(size),
+        "sort": [{field: {"order": "desc", "missing": "_last", "unmapped_type": "long"}}],
+        "_source": False,
+        "query": {"match_all": {}},
+    }
 
 
 def build_cold_start_body(

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from elasticsearch import Elasticsearch, NotFoundError
 
+from plugin.blend import FRESHNESS_FIELD, POPULARITY_FIELD
 from plugin.encoder import Encoder, load_encoder, profile_for
 from plugin.errors import InputError
 from plugin.es import (
@@ -35,6 +36,7 @@ from plugin.queries import (
     build_portable_search_body,
     build_recommend_bodies,
     build_search_body,
+    build_top_items_body,
     cluster_quotas,
     merge_recommendations,
     parse_hit,
@@ -64,6 +66,10 @@ from plugin.weights import (
 
 logger = logging.getLogger(__name__)
 
+# Approx recommendation also scores this many of the most popular and of the newest items
+# (measured with bench/queries.py: knn on interest vectors alone rarely reaches them).
+PRIOR_CANDIDATES = 100
+PRIOR_TTL_S = 60.0
 # How long a blend read from `_meta` is reused: an admin's change shows within this time.
 CONFIG_TTL_S = 2.0
 MAX_QUERY_CHARS = 1000
@@ -90,6 +96,7 @@ class PersonalizedSearch:
         self._scorer: str | None = None
         self._dims = 0  # the items' vector size, known once `_meta` was read
         self._collab_version: int | None = None  # the items' factors, from `_meta.collab`
+        self._priors: tuple[float, tuple[str, ...]] | None = None
         self._lock = threading.Lock()
 
     # --- collaborators -----------------------------------------------------------------------
@@ -313,6 +320,7 @@ class PersonalizedSearch:
             exclude_ids=seen,
             mode=checked,
             filters=filters,
+            extra_candidates=self._prior_candidates() if checked == "approx" else (),
         )
         searches: list[dict[str, Any]] = []
         for body in bodies:
@@ -327,6 +335,23 @@ class PersonalizedSearch:
         )
         hits = [parse_hit(m.hit, profile=profile, cluster=m.cluster) for m in merged]
         return SearchResult(hits=tuple(hits), cold_start=False, mode=checked, scorer=scorer)
+
+    def _prior_candidates(self) -> tuple[str, ...]:
+        """The most popular and the newest items (``PRIOR_CANDIDATES`` each), re-read at most
+        every ``PRIOR_TTL_S`` seconds: every approx recommendation also scores them."""
+        with self._lock:
+            cached = self._priors
+            if cached is not None and cached[0] > time.monotonic():
+                return cached[1]
+        found: list[str] = []
+        for field in (POPULARITY_FIELD, FRESHNESS_FIELD):
+            body = build_top_items_body(field, PRIOR_CANDIDATES)
+            response = self.es.search(index=self.items_alias, body=body)
+            found += [hit["_id"] for hit in response["hits"]["hits"] if "_id" in hit]
+        priors = tuple(dict.fromkeys(found))
+        with self._lock:
+            self._priors = (time.monotonic() + PRIOR_TTL_S, priors)
+        return priors
 
     def _cold_start(
         self,

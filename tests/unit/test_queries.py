@@ -339,6 +339,20 @@ def test_each_cluster_body_ranks_by_its_own_interest_and_categories() -> None:
     assert plain["category_affinity"] == {"sports": 0.8, "news": 0.1}
 
 
+def test_approx_bodies_also_score_the_popular_and_new_items_but_never_seen_ones() -> None:
+    profile = _profile()
+    extra = ("pop-1", "new-1")
+    approx = build_recommend_bodies(profile, CONFIG, size=5, now_ms=NOW, extra_candidates=extra)
+    for body in approx:
+        candidates = body["query"]["script_score"]["query"]
+        assert {"ids": {"values": ["pop-1", "new-1"]}} in _find(candidates, "should")[0]
+        assert candidates["bool"]["must_not"]  # the seen items stay excluded around it all
+    exact = build_recommend_bodies(
+        profile, CONFIG, size=5, now_ms=NOW, extra_candidates=extra, mode="exact"
+    )
+    assert not any("pop-1" in repr(body) for body in exact)  # exact scores everything anyway
+
+
 def test_recommend_bodies_exact_mode_scores_all_filtered_items() -> None:
     bodies = build_recommend_bodies(_profile(), CONFIG, size=5, now_ms=NOW, mode="exact")
     candidates = bodies[0]["query"]["script_score"]["query"]
