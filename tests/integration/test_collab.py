@@ -9,6 +9,10 @@ new user who behaves like group A to group A's other items.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -84,6 +88,16 @@ def test_refit_writes_factors_and_records_the_version(fitted, es, settings):
     docs = es.mget(index=alias, ids=GROUP_A + GROUP_B)["docs"]
     assert all(doc["_source"]["collab_version"] == str(fitted["version"]) for doc in docs)
     assert all(len(doc["_source"]["collab"]) == 32 for doc in docs)
+    # What an admin sees: `interest collab status --json`.
+    done = subprocess.run(
+        [sys.executable, "-m", "plugin.cli", "collab", "status", "--json"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["collab"]["version"] == fitted["version"]
 
 
 def test_a_new_user_like_group_a_gets_group_a_first_through_collab(fitted, tasks, service):
