@@ -59,7 +59,6 @@ from plugin.queries import (
     merge_recommendations,
     recommend_clusters,
 )
-from plugin.service import PRIOR_CANDIDATES
 from plugin.settings import REPO_ROOT, Settings
 from plugin.types import InterestCluster, Mode, UserProfile
 from plugin.weights import parse_meta
@@ -333,9 +332,10 @@ def bench_size(
         dict.fromkeys(
             hit["_id"]
             for field in (POPULARITY_FIELD, FRESHNESS_FIELD)
-            for hit in es.search(index=index, body=build_top_items_body(field, PRIOR_CANDIDATES))[
-                "hits"
-            ]["hits"]
+            if settings.prior_candidates > 0
+            for hit in es.search(
+                index=index, body=build_top_items_body(field, settings.prior_candidates)
+            )["hits"]["hits"]
         )
     )
 

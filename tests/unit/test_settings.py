@@ -99,3 +99,11 @@ def test_e5_through_sentence_transformers_needs_its_weights():
     assert isinstance(encoder, SentenceTransformerEncoder)
     assert encoder.profile.name == "multilingual-e5-small"
     assert encoder.profile.query_prefix == "query: "
+
+
+def test_prior_candidates_default_env_and_bounds() -> None:
+    assert Settings.from_env({}).prior_candidates == 100
+    assert Settings.from_env({"INTEREST_PRIOR_CANDIDATES": "0"}).prior_candidates == 0
+    assert Settings.from_env({"INTEREST_PRIOR_CANDIDATES": "1000"}).prior_candidates == 1000
+    with pytest.raises(ConfigError, match="INTEREST_PRIOR_CANDIDATES"):
+        Settings.from_env({"INTEREST_PRIOR_CANDIDATES": "-5"})
