@@ -201,8 +201,7 @@ def test_redis_restart_keeps_queued_work_and_workers_reconnect(
 ):
     from stack.redis import start_redis, stop_redis
 
-    if not settings.embedded_redis:
-        pytest.skip("Redis is external (INTEREST_REDIS_URL): this test restarts the embedded one")
+    assert settings.embedded_redis, "restarts the embedded Redis; unset INTEREST_REDIS_URL"
     ensure_workers(faults)
     category = f"redis-{RUN}"
     items = make_items(f"redis-{RUN}", 60, category=category, words=10)
