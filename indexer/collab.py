@@ -106,12 +106,11 @@ def fit_item_factors(
         raise InputError(
             f"too few interactions to fit item factors: {len(users)} users, {len(items)} items"
         )
-    scaled = matrix
     # As many components as the data has users or items would memorise it (every item its
     # own axis): at most a quarter of the smaller side, so shared taste is what remains.
-    components = max(1, min(dims, min(scaled.shape) // 4))
+    components = max(1, min(dims, min(matrix.shape) // 4))
     svd = TruncatedSVD(n_components=components, algorithm="randomized", random_state=seed)
-    svd.fit(scaled)
+    svd.fit(matrix)
     vectors = svd.components_.T * np.sqrt(svd.singular_values_)[None, :]
     padded = np.zeros((len(items), dims), dtype=np.float64)
     padded[:, :components] = vectors

@@ -39,16 +39,20 @@ SCAN_SIZE = 2000
 WRITE_CHUNK = 500
 
 
+def _item_events(
+    es: Elasticsearch, events_index: str, fields: Sequence[str], *filters: Mapping[str, Any]
+) -> Iterator[Mapping[str, Any]]:
+    """The ``_source`` (only ``fields``) of every stored event that names an item."""
+    query = {"bool": {"filter": [{"exists": {"field": "item_id"}}, *filters]}}
+    for hit in scan(
+        es, index=events_index, query={"query": query, "_source": list(fields)}, size=SCAN_SIZE
+    ):
+        yield hit["_source"]
+
+
 def read_interactions(es: Elasticsearch, events_index: str) -> Iterator[Interaction]:
     """Every stored event that names an item, as (user, item, kind)."""
-    query = {"bool": {"filter": [{"exists": {"field": "item_id"}}]}}
-    for hit in scan(
-        es,
-        index=events_index,
-        query={"query": query, "_source": ["user", "item_id", "type"]},
-        size=SCAN_SIZE,
-    ):
-        source = hit["_source"]
+    for source in _item_events(es, events_index, ("user", "item_id", "type")):
         yield Interaction(user=source["user"], item=source["item_id"], kind=source["type"])
 
 
@@ -129,10 +133,14 @@ def _existing_ids(es: Elasticsearch, index: str, ids: Sequence[str]) -> Iterator
 
 def refit(
     es: Elasticsearch, *, items_index: str, events_index: str, write_meta_fn: Any
-) -> dict[str, Any]:
-    """Fit and write new factors; returns the summary also stored in ``_meta.collab``.
+) -> tuple[dict[str, Any], list[str]]:
+    """Fit and write new factors.
 
     ``write_meta_fn(summary)`` records the version (the caller owns the ``_meta`` write).
+
+    Returns:
+        The summary also stored in ``_meta.collab``, and the (pseudonymous) users whose
+        events went into the fit, the ones to rebuild.
     """
     started = time.perf_counter()
     # Events stored in the last refresh interval are acknowledged but not yet searchable.
@@ -167,15 +175,7 @@ def refit(
         fit_s,
         write_s,
     )
-    return summary
-
-
-def users_with_item_events(es: Elasticsearch, events_index: str) -> list[str]:
-    """Every (pseudonymous) user with at least one item event."""
-    users: set[str] = set()
-    for interaction in read_interactions(es, events_index):
-        users.add(interaction.user)
-    return sorted(users)
+    return summary, sorted({interaction.user for interaction in interactions})
 
 
 def recompute_user(
@@ -207,9 +207,8 @@ def recompute_user(
             return True  # a newer refit already rebuilt this user
         updated = with_collab(state, rebuilt, version=version, params=params)
         document = to_document(updated, user=user, now_ms=to_millis(datetime.now(UTC)))
-        for key in ("applied_events",):
-            if key in current["_source"]:
-                document[key] = current["_source"][key]
+        if "applied_events" in current["_source"]:  # to_document does not carry it
+            document["applied_events"] = current["_source"]["applied_events"]
         try:
             es.index(
                 index=interests_index,
@@ -227,26 +226,16 @@ def recompute_user(
 def _user_item_events(
     es: Elasticsearch, events_index: str, user: str
 ) -> list[tuple[str, str, int]]:
-    query = {
-        "bool": {
-            "filter": [
-                {"term": {"user": user}},
-                {"exists": {"field": "item_id"}},
-                {"terms": {"type": sorted(ITEM_EVENT_KINDS)}},
-            ]
-        }
-    }
-    found = []
-    for hit in scan(
-        es,
-        index=events_index,
-        query={"query": query, "_source": ["item_id", "type", "time"]},
-        size=SCAN_SIZE,
-    ):
-        source = hit["_source"]
-        moment = to_millis(parse_time(source["time"]))
-        found.append((source["item_id"], source["type"], moment))
-    return found
+    return [
+        (source["item_id"], source["type"], to_millis(parse_time(source["time"])))
+        for source in _item_events(
+            es,
+            events_index,
+            ("item_id", "type", "time"),
+            {"term": {"user": user}},
+            {"terms": {"type": sorted(ITEM_EVENT_KINDS)}},
+        )
+    ]
 
 
 def _factors_of(

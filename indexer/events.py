@@ -134,7 +134,7 @@ def item_collab(item: Mapping[str, Any]) -> dict[str, Any]:
     if not factors or version is None:
         return {}
     try:
-        return {"collab": check_factor(factors, dims=len(factors)), "collab_version": int(version)}
+        return {"collab": check_factor(factors), "collab_version": int(version)}
     except (InputError, TypeError, ValueError):
         logger.warning("item factors of version %r are malformed: left out", version)
         return {}

@@ -74,9 +74,9 @@ DEFAULT_SOURCE_FIELDS: tuple[str, ...] = (
 )
 # Vectors are large: only the portable mode asks for them, and hits never carry them.
 VECTOR_SOURCE_FIELDS: tuple[str, ...] = (VECTOR_FIELD, COLLAB_FIELD)
-# A cold user has none of these, so their weights are 0 and the rest keeps its proportions.
 # An interest with this share of a user's (lasting + recent) attention always gets a slot.
 GUARANTEED_SHARE = 0.1
+# A cold user has none of these, so their weights are 0 and the rest keeps its proportions.
 PERSONAL_WEIGHTS: tuple[str, ...] = ("interest", "category", "collaborative")
 LEXICAL_FIELDS: tuple[str, ...] = ("title^2", "body")
 KEYWORD_FIELDS: tuple[str, ...] = ("keywords", "tags")

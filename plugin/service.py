@@ -344,11 +344,16 @@ class PersonalizedSearch:
             cached = self._priors
             if cached is not None and cached[0] > time.monotonic():
                 return cached[1]
-        found: list[str] = []
+        searches: list[dict[str, Any]] = []
         for field in (POPULARITY_FIELD, FRESHNESS_FIELD):
             body = build_top_items_body(field, self.settings.prior_candidates)
-            response = self.es.search(index=self.items_alias, body=body)
-            found += [hit["_id"] for hit in response["hits"]["hits"] if "_id" in hit]
+            searches += [{"index": self.items_alias}, body]
+        found: list[str] = []
+        for response in self.es.msearch(searches=searches)["responses"]:
+            if "error" in response:  # recommendations still come from the knn clauses
+                logger.warning("popular/newest candidates failed: %s", response["error"])
+                continue
+            found += [str(hit["_id"]) for hit in response["hits"]["hits"] if "_id" in hit]
         priors = tuple(dict.fromkeys(found))
         with self._lock:
             self._priors = (time.monotonic() + PRIOR_TTL_S, priors)

@@ -76,13 +76,12 @@ def refit_collab() -> dict[str, Any]:
         write_meta(es, items, {**meta, "collab": summary})
 
     try:
-        summary = collab_store.refit(
+        summary, users = collab_store.refit(
             es, items_index=items, events_index=events, write_meta_fn=record
         )
     except InputError as exc:
         logger.info("no collab refit: %s", exc)
         return {"skipped": str(exc)}
-    users = collab_store.users_with_item_events(es, events)
     pending = [
         recompute_collab.delay(users[start : start + RECOMPUTE_CHUNK], summary["version"]).id
         for start in range(0, len(users), RECOMPUTE_CHUNK)
