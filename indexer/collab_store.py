@@ -207,8 +207,9 @@ def recompute_user(
             return True  # a newer refit already rebuilt this user
         updated = with_collab(state, rebuilt, version=version, params=params)
         document = to_document(updated, user=user, now_ms=to_millis(datetime.now(UTC)))
-        if "applied_events" in current["_source"]:  # to_document does not carry it
-            document["applied_events"] = current["_source"]["applied_events"]
+        for carried in ("applied_events", "popularity_outbox"):  # to_document has neither
+            if carried in current["_source"]:
+                document[carried] = current["_source"][carried]
         try:
             es.index(
                 index=interests_index,

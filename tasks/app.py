@@ -38,6 +38,12 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "tasks.training.refit_collab",
         "schedule": crontab(hour=2, minute=30),
     },
+    # Each click batch schedules a flush itself; this sweep catches a schedule that was lost
+    # (its worker died before sending it) and flushes what it left pending.
+    "flush-popularity": {
+        "task": "tasks.events.flush_popularity",
+        "schedule": 60.0,
+    },
     "propose-weights-daily": {
         "task": "tasks.training.propose_weights",
         "schedule": crontab(hour=3, minute=30),

@@ -46,12 +46,15 @@ class TaskClient:
         # What each recent task was, so one lost in a Redis restart can be sent again.
         self._sent: OrderedDict[str, tuple[str, tuple[Any, ...], dict[str, Any]]] = OrderedDict()
         self._lock = threading.Lock()
+        self._es: Any = None
 
     def __enter__(self) -> TaskClient:
         return self
 
     def __exit__(self, *exc: object | TracebackType | None) -> None:
         self.app.close()
+        if self._es is not None:
+            self._es.close()
 
     def require_workers(self) -> None:
         """Fail fast with a clear message when Redis or every worker is down (cached briefly)."""
@@ -194,14 +197,30 @@ class TaskClient:
         wait: bool = True,
         progress: bool = False,
     ) -> dict[str, Any]:
-        """Send events in batches; with ``wait``, block until the interests reflect them."""
-        self.require_workers()
-        started = time.perf_counter()
+        """Send events in batches; with ``wait``, block until the interests reflect them.
+
+        A worker folds a batch's events per user in one read and one bulk write, so large
+        batches (hundreds of events) are much cheaper per event than small ones. With
+        ``wait``, the clicks and likes also reach the items' popularity before it returns
+        (one flush), and the interests index is refreshed once for all batches.
+        """
         events = stamp_times(events)
         batches = [list(events[i : i + batch_size]) for i in range(0, len(events), batch_size)]
-        pending = [
-            self.send("tasks.events.record_events", batch, refresh=wait) for batch in batches
-        ]
+        return self.record_batches(batches, wait=wait, progress=progress)
+
+    def record_batches(
+        self,
+        batches: Sequence[Sequence[Mapping[str, Any]]],
+        *,
+        wait: bool = True,
+        progress: bool = False,
+    ) -> dict[str, Any]:
+        """``record_events`` with the batches already formed (e.g. whole users in each)."""
+        self.require_workers()
+        started = time.perf_counter()
+        batches = [stamp_times(batch) for batch in batches if batch]
+        events = [event for batch in batches for event in batch]
+        pending = [self.send("tasks.events.record_events", batch) for batch in batches]
         totals: dict[str, Any] = {
             "applied": 0,
             "duplicates": 0,
@@ -212,15 +231,27 @@ class TaskClient:
             totals["task_ids"] = [result.id for result in pending]
             return totals
         bar = _progress(len(events), "events", enabled=progress)
+        counted = False
         for batch, result in zip(batches, pending, strict=True):
             outcome = self.wait(result)
             totals["applied"] += outcome["applied"]
             totals["duplicates"] += outcome["duplicates"]
             totals["errors"].extend(outcome["errors"])
+            counted = counted or bool(outcome.get("popularity_pending"))
             bar.update(len(batch))
         bar.close()
+        if counted:
+            self.flush_popularity()
+        self.refresh("user_interests")
         totals["seconds"] = round(time.perf_counter() - started, 3)
         return totals
+
+    def flush_popularity(self) -> dict[str, Any]:
+        """Write the counted clicks and likes to the items now (a worker does it) and wait."""
+        outcome: dict[str, Any] = self.wait(self.send("tasks.events.flush_popularity"))
+        if outcome.get("updated"):
+            self.refresh("items")
+        return outcome
 
     def refit_collab(self, *, timeout: float = RESULT_TIMEOUT_S) -> dict[str, Any]:
         """Refit the collaborative factors on a worker and wait until every user is rebuilt.
@@ -246,11 +277,10 @@ class TaskClient:
         from plugin.es import make_es_client
 
         target = self.settings.index_alias(index) if index in INDEX_NAMES else index
-        es = make_es_client(self.settings)
-        try:
-            es.indices.refresh(index=target)
-        finally:
-            es.close()
+        with self._lock:
+            if self._es is None:
+                self._es = make_es_client(self.settings)
+        self._es.indices.refresh(index=target)
 
 
 def stamp_times(events: Sequence[Any], *, now: datetime | None = None) -> list[Any]:

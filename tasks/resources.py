@@ -7,6 +7,7 @@ from functools import cache
 from elasticsearch import Elasticsearch
 
 from indexer.categories import CategoryCache
+from indexer.popularity import PopularityLedger
 from plugin.encoder import Encoder, load_encoder
 from plugin.es import make_es_client
 from plugin.settings import Settings
@@ -37,3 +38,14 @@ def get_encoder(model: str | None = None) -> Encoder:
 def get_category_cache() -> CategoryCache:
     """The category model of this process, reloaded when a retrained version is current."""
     return CategoryCache(get_settings().state_dir)
+
+
+@cache
+def get_popularity() -> PopularityLedger:
+    import redis
+
+    settings = get_settings()
+    client = redis.Redis.from_url(
+        settings.effective_redis_url, decode_responses=True, socket_timeout=10
+    )
+    return PopularityLedger(client, namespace=settings.index_prefix)

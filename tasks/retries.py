@@ -8,6 +8,8 @@ from typing import ParamSpec, TypeVar
 
 from elasticsearch import ApiError, ConnectionTimeout
 from elasticsearch import ConnectionError as EsConnectionError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from plugin.errors import ServiceUnavailable
 from plugin.es import is_transient
@@ -21,6 +23,9 @@ RETRY_ON: tuple[type[BaseException], ...] = (
     EsConnectionError,
     ConnectionTimeout,
     ServiceUnavailable,
+    # The popularity ledger lives in Redis: a restart there waits, like Elasticsearch down.
+    RedisConnectionError,
+    RedisTimeoutError,
 )
 
 

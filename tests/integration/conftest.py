@@ -62,6 +62,7 @@ MODULE_ORDER = (
     "test_privacy",
     "test_rebuild",
     "test_write_path",
+    "test_write_batches",
     "test_collab",
     "test_faults",
 )
