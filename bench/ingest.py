@@ -178,6 +178,7 @@ def bench_events(
     user_count: int,
     repeat: int,
     created_users: list[str],
+    batch_size: int = 500,
 ) -> dict[str, list[dict[str, float]]]:
     results: dict[str, list[dict[str, float]]] = {"with_text": [], "without_text": []}
     for rep in range(repeat):
@@ -185,7 +186,7 @@ def bench_events(
             users = [f"bench-{run}-{kind}-{rep}-{u}" for u in range(user_count)]
             created_users.extend(users)
             events = make_events(users, items, count, text=kind == "with_text")
-            send = partial(tasks.record_events, events, wait=True)
+            send = partial(tasks.record_events, events, batch_size=batch_size, wait=True)
             run_timing, outcome = timed(count, send, f"events {kind}")
             if outcome["applied"] != count or outcome["errors"]:
                 raise RuntimeError(f"events not all applied: {outcome}")

@@ -29,6 +29,7 @@ DEFAULT_ITEMS = 200
 DEFAULT_EVENTS = 200
 DEFAULT_USERS = 20
 DEFAULT_REPEAT = 3
+DEFAULT_BATCH = 500
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=DEFAULT_EVENTS)
     parser.add_argument("--users", type=int, default=DEFAULT_USERS)
     parser.add_argument("--repeat", type=int, default=DEFAULT_REPEAT)
+    parser.add_argument(
+        "--batch", type=int, default=DEFAULT_BATCH, help="events per task (one fold per user)"
+    )
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     run = uuid.uuid4().hex[:8]
@@ -57,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 user_count=args.users,
                 repeat=args.repeat,
                 created_users=users,
+                batch_size=args.batch,
             )
         finally:
             cleanup(settings, [item["id"] for item in items], users)
@@ -66,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "events": args.events,
         "users": args.users,
         "repeat": args.repeat,
+        "batch": args.batch,
         "items_source": source,
         "model": settings.model,
         "workers": workers,

@@ -491,7 +491,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-wait", action="store_true", help="queue the event and return at once")
     p = add("events", cmd_events, "record events from JSONL (user, type, text, item, time)")
     p.add_argument("file")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=500,
+        help="events per task (a worker reads and writes each user once per batch)",
+    )
     p = add("interests", cmd_interests, "show a user's interest state")
     p.add_argument("--user", required=True)
     p = add("forget", cmd_forget, "erase a user's interest document and events")

@@ -24,6 +24,8 @@ from tasks.app import PUBLISH_RETRY_POLICY, create_app
 logger = logging.getLogger(__name__)
 
 RESULT_TIMEOUT_S = 600.0
+# Events per task: a worker folds each user's events of a batch in one read and one write.
+DEFAULT_EVENT_BATCH = 500
 WORKER_CHECK_TTL_S = 30.0
 RESULT_POLL_S = 0.5
 # A task still without a result this long after its visibility timeout is sent again.
@@ -193,7 +195,7 @@ class TaskClient:
         self,
         events: Sequence[Mapping[str, Any]],
         *,
-        batch_size: int = 64,
+        batch_size: int = DEFAULT_EVENT_BATCH,
         wait: bool = True,
         progress: bool = False,
     ) -> dict[str, Any]:

@@ -146,7 +146,7 @@ def test_hundred_concurrent_events_from_two_workers_all_count(
         assert "tasks.events.record_events" in faults.log_text(name), f"{name} did no work"
     counter, stored = user_state(es, settings, fault_service, user)
     assert (counter, stored) == (100, 100)
-    es.indices.refresh(index=settings.index_alias("items"))
+    fault_tasks.flush_popularity()  # the counted clicks, to the items now
     clicks = sum(
         int(doc["_source"].get("popularity") or 0)
         for doc in es.mget(index=settings.index_alias("items"), ids=[i["id"] for i in items])[
