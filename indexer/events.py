@@ -132,6 +132,11 @@ class EventReport:
         }
 
 
+def _index_missing(doc: Mapping[str, Any]) -> bool:
+    error = doc.get("error")
+    return isinstance(error, Mapping) and error.get("type") == "index_not_found_exception"
+
+
 def item_collab(item: Mapping[str, Any]) -> dict[str, Any]:
     """The item's collaborative factors and their version, when it has both."""
     factors, version = item.get("collab"), item.get("collab_version")
@@ -341,6 +346,8 @@ class EventProcessor:
             if not pending:
                 return applied
             docs = self.es.mget(index=self.interests_index, ids=sorted(pending))["docs"]
+            # No interests index yet is no user yet (the first write creates it), as for a get.
+            docs = [doc if not _index_missing(doc) else {"_id": doc["_id"]} for doc in docs]
             unreadable = [doc["_id"] for doc in docs if doc.get("error")]
             if unreadable:
                 raise ServiceUnavailable(
