@@ -34,6 +34,7 @@ from indexer.writer import OccOutcome, bulk_with_occ, bulk_write
 from plugin.encoder import Encoder, warn_unreadable_languages
 from plugin.errors import InputError, ServiceUnavailable
 from plugin.pseudonym import pseudonymize, validate_user_id
+from plugin.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +178,33 @@ class EventProcessor:
         # Clicks and likes reach the items' popularity through the ledger's flush; without one
         # (a tool that replays history) popularity is left to the caller.
         self.popularity = popularity
+
+    @classmethod
+    def for_settings(
+        cls,
+        es: Elasticsearch,
+        *,
+        settings: Settings,
+        encoder: Encoder,
+        user_key: bytes,
+        categories: CategoryCache | None = None,
+        popularity: PopularityLedger | None = None,
+    ) -> EventProcessor:
+        """The processor a worker runs: the settings' aliases, the encoder's cluster profile."""
+        return cls(
+            es,
+            encoder=encoder,
+            params=InterestParams(
+                cluster_join_threshold=encoder.profile.cluster_threshold,
+                cluster_support_threshold=encoder.profile.cluster_support_threshold,
+            ),
+            items_index=settings.index_alias("items"),
+            events_index=settings.index_alias("user_events"),
+            interests_index=settings.index_alias("user_interests"),
+            user_key=user_key,
+            categories=categories,
+            popularity=popularity,
+        )
 
     def process(
         self, raw_events: Sequence[Mapping[str, Any]], *, refresh: bool = False

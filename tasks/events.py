@@ -8,7 +8,6 @@ from typing import Any
 from celery.utils.log import get_task_logger
 
 from indexer.events import EventProcessor
-from indexer.interests import InterestParams
 from plugin.pseudonym import load_user_key
 from tasks.app import app, retry_options, settings
 from tasks.resources import (
@@ -26,17 +25,10 @@ logger = get_task_logger(__name__)
 @cache
 def get_processor() -> EventProcessor:
     settings = get_settings()
-    encoder = get_encoder()
-    return EventProcessor(
+    return EventProcessor.for_settings(
         get_es(),
-        encoder=encoder,
-        params=InterestParams(
-            cluster_join_threshold=encoder.profile.cluster_threshold,
-            cluster_support_threshold=encoder.profile.cluster_support_threshold,
-        ),
-        items_index=settings.index_alias("items"),
-        events_index=settings.index_alias("user_events"),
-        interests_index=settings.index_alias("user_interests"),
+        settings=settings,
+        encoder=get_encoder(),
         user_key=load_user_key(settings),
         categories=get_category_cache(),
         popularity=get_popularity(),

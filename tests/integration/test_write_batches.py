@@ -150,19 +150,12 @@ def ledger_redis(settings: Settings) -> Any:
 def make_processor(es, encoder, settings: Settings, *, popularity=None) -> Any:
     """The worker's EventProcessor, in this process, on the module's indices."""
     from indexer.events import EventProcessor
-    from indexer.interests import InterestParams
     from plugin.pseudonym import load_user_key
 
-    return EventProcessor(
+    return EventProcessor.for_settings(
         es,
+        settings=settings,
         encoder=encoder,
-        params=InterestParams(
-            cluster_join_threshold=encoder.profile.cluster_threshold,
-            cluster_support_threshold=encoder.profile.cluster_support_threshold,
-        ),
-        items_index=settings.index_alias("items"),
-        events_index=settings.index_alias("user_events"),
-        interests_index=settings.index_alias("user_interests"),
         user_key=load_user_key(settings),
         popularity=popularity,
     )
