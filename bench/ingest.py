@@ -110,15 +110,17 @@ def timed(count: int, action: Callable[[], Any], label: str) -> tuple[dict[str, 
     return rate, outcome
 
 
-def make_raw_encode(settings: Settings, texts: Sequence[str]) -> Callable[[], None]:
+def make_raw_encode(
+    settings: Settings, texts: Sequence[str], *, kind: str = "passage"
+) -> Callable[[], None]:
     """Raw encode of ``texts`` in this process, in batches of ``encode_batch`` (warmed up)."""
     encoder = load_encoder(settings)
-    encoder.encode(list(texts[:WARMUP_ITEMS]), kind="passage")
+    encoder.encode(list(texts[:WARMUP_ITEMS]), kind=kind)
     batch = settings.encode_batch
 
     def encode_all() -> None:
         for start in range(0, len(texts), batch):
-            encoder.encode(list(texts[start : start + batch]), kind="passage")
+            encoder.encode(list(texts[start : start + batch]), kind=kind)
 
     return encode_all
 

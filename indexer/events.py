@@ -27,6 +27,7 @@ from indexer.interests import (
     from_document,
     to_document,
 )
+from indexer.item_cache import ItemCache
 from indexer.popularity import Outbox, PopularityLedger, next_outbox, outbox_items
 from indexer.text import clean_text, content_hash, detect_language
 from indexer.timeparse import iso, parse_time, to_millis
@@ -47,6 +48,8 @@ MAX_OCC_ATTEMPTS = 30
 MAX_APPLIED_IDS = 1000
 TEXT_KINDS = ("post", "search")
 POPULARITY_KINDS = ("click", "like")
+# What an event takes from the item it names.
+ITEM_FIELDS = ("embedding", "category", "keywords", "title", "collab", "collab_version")
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,7 @@ class EventProcessor:
         # Clicks and likes reach the items' popularity through the ledger's flush; without one
         # (a tool that replays history) popularity is left to the caller.
         self.popularity = popularity
+        self.items = ItemCache(ITEM_FIELDS)
 
     @classmethod
     def for_settings(
@@ -256,31 +260,7 @@ class EventProcessor:
 
     # --- steps ---------------------------------------------------------------------------------
     def _fetch_items(self, ids: set[str | None]) -> dict[str, dict[str, Any]]:
-        wanted = sorted(i for i in ids if i)
-        if not wanted:
-            return {}
-        response = self.es.mget(
-            index=self.items_index,
-            ids=wanted,
-            source_includes=[
-                "embedding",
-                "category",
-                "keywords",
-                "title",
-                "collab",
-                "collab_version",
-            ],
-        )
-        # A document that could not be read (its shard still recovering after a restart) is
-        # not an unknown item: retry the batch rather than refuse its events.
-        unreadable = [doc for doc in response["docs"] if doc.get("error")]
-        if unreadable:
-            error = unreadable[0]["error"]
-            reason = error.get("type", error) if isinstance(error, dict) else error
-            raise ServiceUnavailable(
-                f"Elasticsearch could not read {len(unreadable)} items now ({reason}); will retry"
-            )
-        return {doc["_id"]: doc["_source"] for doc in response["docs"] if doc.get("found")}
+        return self.items.fetch(self.es, self.items_index, (i for i in ids if i))
 
     def _post_categories(self, events: Sequence[PreparedEvent]) -> dict[str, str]:
         """Predicted categories of posts that name no item (none without a model)."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from elasticsearch import ApiError, ConnectionTimeout, Elasticsearch, NotFoundError
 from elasticsearch import ConnectionError as EsConnectionError
+from elasticsearch.serializer import OrjsonSerializer
 
 from mappings import INDEX_NAMES, load
 from plugin.errors import MappingError, ServiceUnavailable
@@ -27,6 +28,9 @@ def make_es_client(settings: Settings) -> Elasticsearch:
         "request_timeout": settings.request_timeout_s,
         "retry_on_timeout": True,
         "max_retries": 2,
+        # Documents are mostly float vectors: orjson reads and writes them several times
+        # faster than the standard library, which dominated the write path's client time.
+        "serializer": OrjsonSerializer(),
     }
     if settings.es_api_key:
         kwargs["api_key"] = settings.es_api_key

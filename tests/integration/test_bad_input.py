@@ -109,7 +109,9 @@ def test_empty_or_huge_query_gets_a_clear_error(query, message, service, api):
 SCORER_CASES = [
     ({"weights": {"query": 1.0}, "query_vector": [0.1, 0.2, 0.3]},
      "query_vector has 3 values but field [embedding] has 384 dims"),
-    ({"weights": {"query": 1.0}, "query_vector": [float("nan")] * 384}, "Non-standard token"),
+    # orjson (the client's serializer) writes NaN as null: the scorer names the bad value.
+    ({"weights": {"query": 1.0}, "query_vector": [float("nan")] * 384},
+     "query_vector[0] must be a finite number but was [null]"),
     ({"weights": {"bm25": -1}}, "weights.bm25 must be >= 0"),
     ({"weights": {"relevance": 1}}, "unknown weight [relevance]"),
     ({"weights": {"query": 1.0}, "bm25k": 3}, "unknown param [bm25k]"),

@@ -363,6 +363,32 @@ def _rich_state() -> InterestState:
     return apply_event(state, event("dislike", T0 + 70 * HOUR, topic(SPORTS, rng), category="x"))
 
 
+def test_state_written_before_base64_sums_still_reads_the_same() -> None:
+    state = _rich_state()
+    now = T0 + 80 * HOUR
+    doc = json.loads(json.dumps(to_document(state, user="u1", now_ms=now)))
+    legacy = json.loads(json.dumps(doc))
+    accumulators = [legacy["state"]["long_term"], legacy["state"]["short_term"]]
+    accumulators += legacy["state"]["clusters"]
+    for acc, original in zip(
+        accumulators,
+        [state.long_term, state.short_term, *(c.acc for c in state.clusters)],
+        strict=True,
+    ):
+        assert isinstance(acc["sum"], str)
+        acc["sum"] = original.sum.tolist()
+    restored = from_document(legacy)
+    assert np.array_equal(restored.long_term.sum, state.long_term.sum)
+    assert to_document(restored, user="u1", now_ms=now) == doc
+
+
+def test_a_corrupt_base64_sum_is_refused() -> None:
+    doc = to_document(_rich_state(), user="u1", now_ms=T0)
+    doc["state"]["long_term"]["sum"] = "not base64!"
+    with pytest.raises(InputError):
+        from_document(doc)
+
+
 def test_document_round_trip_is_exact_and_continues_identically() -> None:
     state = _rich_state()
     now = T0 + 80 * HOUR
@@ -385,8 +411,9 @@ def test_document_shape_readable_fields() -> None:
     assert doc["user"] == "u1" and doc["events"] == 13
     assert doc["updated_at"] == "2023-11-18T06:13:20.000Z"
     assert doc["last_event_at"].endswith("Z")
-    assert math.isclose(np.linalg.norm(doc["long_term"]), 1.0)
-    assert math.isclose(np.linalg.norm(doc["short_term"]), 1.0)
+    # Unit vectors to the 7 decimals they are written with (float32 resolution, in effect).
+    assert math.isclose(np.linalg.norm(doc["long_term"]), 1.0, rel_tol=1e-6)
+    assert math.isclose(np.linalg.norm(doc["short_term"]), 1.0, rel_tol=1e-6)
     weights = [c["weight"] for c in doc["clusters"]]
     assert weights[0] == 1.0 and weights == sorted(weights, reverse=True)
     for cluster in doc["clusters"]:
@@ -442,12 +469,13 @@ def test_from_document_malformed_state_raises(raw: object) -> None:
 
 def test_user_vectors_normalized_and_ranked() -> None:
     vectors = user_vectors(_rich_state())
-    assert math.isclose(np.linalg.norm(vectors["long_term"]), 1.0)
+    assert math.isclose(np.linalg.norm(vectors["long_term"]), 1.0, rel_tol=1e-6)
     weights = [weight for _, weight, _, _ in vectors["clusters"]]
     assert weights[0] == 1.0 and all(0 <= w <= 1 for w in weights)
     assert weights == sorted(weights, reverse=True)
     for vector, _, label, last_seen in vectors["clusters"]:
-        assert math.isclose(np.linalg.norm(vector), 1.0) and label and last_seen >= T0
+        assert math.isclose(np.linalg.norm(vector), 1.0, rel_tol=1e-6)
+        assert label and last_seen >= T0
     assert max(abs(v) for v in vectors["keywords"].values()) == 1.0
 
 
