@@ -245,7 +245,7 @@ class EventProcessor:
             for event in usable
             if event.kind in POPULARITY_KINDS and event.item_id in items
         }
-        applied = self._apply_batch(by_user, popular, now_ms=to_millis(now))
+        applied, counted = self._apply_batch(by_user, popular, now_ms=to_millis(now))
         for user, events in by_user.items():
             fresh = applied.get(user, [])
             report.applied += len(fresh)
@@ -253,7 +253,8 @@ class EventProcessor:
             report.users.append(user)
         # The same event twice in one batch counts once.
         report.duplicates += len(usable) - sum(len(events) for events in by_user.values())
-        report.popularity_pending = any(i in popular for ids in applied.values() for i in ids)
+        # Counted now: this batch's clicks, or an outbox a writer that died left behind.
+        report.popularity_pending = counted > 0
         if refresh:
             self.es.indices.refresh(index=self.interests_index)
         return report
@@ -337,7 +338,7 @@ class EventProcessor:
         popular: set[str],
         *,
         now_ms: int,
-    ) -> dict[str, list[str]]:
+    ) -> tuple[dict[str, list[str]], int]:
         """Fold each user's events into their document: one ``mget``, one ``_bulk``.
 
         Writes are guarded by ``if_seq_no``/``if_primary_term`` (``create`` for new users);
@@ -346,13 +347,15 @@ class EventProcessor:
         ``indexer.popularity``), and each new outbox right after its write.
 
         Returns:
-            per user, the ids of the events applied now (those already applied are skipped).
+            per user, the ids of the events applied now (those already applied are skipped),
+            and how many outboxes were counted into the popularity ledger.
         """
         pending = {user: events for user, events in by_user.items() if events}
         applied: dict[str, list[str]] = {}
+        counted = 0
         for attempt in range(MAX_OCC_ATTEMPTS):
             if not pending:
-                return applied
+                return applied, counted
             docs = self.es.mget(index=self.interests_index, ids=sorted(pending))["docs"]
             # No interests index yet is no user yet (the first write creates it), as for a get.
             docs = [doc if not _index_missing(doc) else {"_id": doc["_id"]} for doc in docs]
@@ -404,7 +407,7 @@ class EventProcessor:
                 actions.append(action)
                 fresh_ids[user] = ids
             if self.popularity is not None and carried:
-                self.popularity.count(carried, now_ms=now_ms)
+                counted += self.popularity.count(carried, now_ms=now_ms)
             outcome = bulk_with_occ(self.es, actions) if actions else OccOutcome()
             for user in outcome.written:
                 applied[user] = fresh_ids[user]
@@ -412,7 +415,7 @@ class EventProcessor:
             for user in set(pending) - set(fresh_ids):
                 pending.pop(user)
             if self.popularity is not None:
-                self.popularity.count(
+                counted += self.popularity.count(
                     {u: o for u, o in owed.items() if u in outcome.written}, now_ms=now_ms
                 )
             if pending:

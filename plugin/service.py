@@ -6,7 +6,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -26,7 +26,7 @@ from plugin.es import (
     write_meta,
 )
 from plugin.es import scorer_mode as detect_scorer_mode
-from plugin.privacy import forget_user
+from plugin.privacy import forget_user, forget_users
 from plugin.profiles import fit_collab, fit_dims, profile_from_document
 from plugin.pseudonym import load_user_key, pseudonymize
 from plugin.queries import (
@@ -209,6 +209,18 @@ class PersonalizedSearch:
             events_index=self.settings.index_alias("user_events"),
             feedback_index=self.settings.index_alias("feedback"),
         )
+
+    def forget_many(self, users: Sequence[str]) -> dict[str, dict[str, int]]:
+        """``forget`` for many users in a few requests; per user (the host's id), what went."""
+        pseudonyms = {self.pseudonym(user): user for user in users}
+        removed = forget_users(
+            self.es,
+            users=list(pseudonyms),
+            interests_index=self.settings.index_alias("user_interests"),
+            events_index=self.settings.index_alias("user_events"),
+            feedback_index=self.settings.index_alias("feedback"),
+        )
+        return {pseudonyms[p]: counts for p, counts in removed.items()}
 
     # --- ranking -----------------------------------------------------------------------------
     def _scorer_for(self, requested: str | None) -> Scorer:

@@ -152,3 +152,21 @@ def test_forget_through_the_admin_route_leaves_nothing(api, tasks, service, es, 
     assert set(documents_of(es, settings, pseudonym).values()) == {0}
     again = api.delete(f"/api/admin/users/{user}", headers={"Authorization": f"Bearer {ADMIN}"})
     assert again.json()["removed"] == {"interests": 0, "events": 0, "feedback": 0}
+
+
+def test_forget_many_erases_each_user_and_no_one_else(api, tasks, service, es, settings):
+    gone = [f"dave-forget-many-{RUN}-{n}" for n in range(3)]
+    kept = f"erin-kept-{RUN}"
+    for user in [*gone, kept]:
+        leave_traces(api, tasks, es, settings, service, user)
+    kept_before = documents_of(es, settings, service.pseudonym(kept))
+    never_seen = f"frank-never-seen-{RUN}"
+    removed = service.forget_many([*gone, never_seen])
+    assert set(removed) == {*gone, never_seen}
+    for user in gone:
+        assert removed[user]["interests"] == 1 and removed[user]["events"] == 3
+        assert removed[user]["feedback"] >= 2
+        assert set(documents_of(es, settings, service.pseudonym(user)).values()) == {0}
+    assert removed[never_seen] == {"interests": 0, "events": 0, "feedback": 0}
+    assert documents_of(es, settings, service.pseudonym(kept)) == kept_before
+    service.forget(kept)

@@ -289,11 +289,14 @@ def test_dying_after_the_user_write_or_mid_flush_counts_each_click_once(
     # The redelivered batch: every event already applied, the outboxes counted now.
     redelivered = make_processor(es, encoder, settings, popularity=healthy).process(events)
     assert redelivered.applied == 0 and redelivered.duplicates == len(events)
+    # What it recovered was counted now, so the task schedules a flush for it.
+    assert redelivered.popularity_pending
     expected = applied_clicks(events)
     assert healthy.pending() == dict(expected)
-    # And again: counted once only.
-    make_processor(es, encoder, settings, popularity=healthy).process(events)
+    # And again: counted once only, and nothing new to flush.
+    again = make_processor(es, encoder, settings, popularity=healthy).process(events)
     assert healthy.pending() == dict(expected)
+    assert not again.popularity_pending
 
     def die_after_first_chunk(written: int) -> None:
         raise WorkerDied
