@@ -2,10 +2,14 @@
 
 A click needs its item's vector, category, keywords and factors. Reading them costs
 Elasticsearch far more than the click itself (a 384-float vector parsed out of ``_source`` per
-item per batch), yet items change rarely. So a batch first asks only for the versions
-(``_source: false``: no document is read), and fetches the source of the items it has not seen
-at that version. A re-encoded, re-categorised or re-indexed item has a new ``_seq_no`` (or a
-new concrete index after a rebuild) and is read again: nothing stale is ever used.
+item per batch), yet items change rarely. So a batch first asks only for each item's *stamp*
+(a few short fields), and fetches the source of the items it has not seen with that stamp.
+
+The stamp is not ``_seq_no``: the popularity flush updates clicked items every few seconds,
+which would make the most clicked items the ones never cached. It is what changes when the
+cached fields can change: the concrete index (a rebuild), ``indexed_at`` and ``content_hash``
+(every upsert of the item, new text, category or vector), and ``collab_version`` (new
+factors). A changed item is read again at once: nothing stale is used.
 """
 
 from __future__ import annotations
@@ -22,14 +26,17 @@ from plugin.errors import ServiceUnavailable
 # (about 10 kB with a 384-float vector).
 DEFAULT_CAPACITY = 20_000
 
-Version = tuple[str, int, int]  # concrete index, _seq_no, _primary_term
+# Written by every upsert of an item (indexer/documents.py) and every factor refit.
+STAMP_FIELDS = ("indexed_at", "content_hash", "collab_version")
+
+Version = tuple[str, tuple[Any, ...]]  # concrete index, the stamp fields' values
 
 
 class ItemCache:
     """Version-checked item sources, least recently used evicted past ``capacity``."""
 
     def __init__(self, fields: Sequence[str], *, capacity: int = DEFAULT_CAPACITY):
-        self.fields = list(fields)
+        self.fields = list(dict.fromkeys([*fields, *STAMP_FIELDS]))
         self.capacity = capacity
         self._entries: OrderedDict[str, tuple[Version, dict[str, Any]]] = OrderedDict()
         self.hits = 0
@@ -45,7 +52,7 @@ class ItemCache:
         if not wanted:
             return {}
         current: dict[str, Version] = {}
-        for doc in _docs(es.mget(index=index, ids=wanted, source=False)):
+        for doc in _docs(es.mget(index=index, ids=wanted, source_includes=list(STAMP_FIELDS))):
             current[doc["_id"]] = _version(doc)
         found: dict[str, dict[str, Any]] = {}
         stale = []
@@ -91,4 +98,5 @@ def _docs(response: Any) -> list[dict[str, Any]]:
 
 
 def _version(doc: dict[str, Any]) -> Version:
-    return (str(doc["_index"]), int(doc["_seq_no"]), int(doc["_primary_term"]))
+    source = doc.get("_source") or {}
+    return (str(doc["_index"]), tuple(source.get(name) for name in STAMP_FIELDS))

@@ -1,4 +1,4 @@
-"""The write path's item cache: sources reused only at the version Elasticsearch reports."""
+"""The write path's item cache: sources reused only while the item's stamp is unchanged."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from indexer.item_cache import ItemCache
+from indexer.item_cache import STAMP_FIELDS, ItemCache
 from plugin.errors import ServiceUnavailable
 
 
@@ -14,18 +14,22 @@ class RecordingItems:
     """Answers ``mget`` like Elasticsearch for a dict of items, and records what was asked."""
 
     def __init__(self, items: dict[str, dict[str, Any]], index: str = "items-v1"):
-        self.items = items
+        self.items = {k: {"indexed_at": "t0", **v} for k, v in items.items()}
         self.index = index
-        self.seq_no = dict.fromkeys(items, 0)
         self.source_reads: list[list[str]] = []
         self.unreadable: set[str] = set()
 
-    def update(self, item_id: str, **fields: Any) -> None:
-        self.items[item_id] = {**self.items.get(item_id, {}), **fields}
-        self.seq_no[item_id] = max(self.seq_no.values(), default=0) + 1
+    def reindex(self, item_id: str, **fields: Any) -> None:
+        """An upsert: new content and a new ``indexed_at``."""
+        self.items[item_id] = {**self.items[item_id], **fields, "indexed_at": f"t{fields}"}
 
-    def mget(self, *, index: str, ids: list[str], source: bool = True, **kwargs: Any) -> Any:
-        if source is not False:
+    def bump_popularity(self, item_id: str) -> None:
+        """The popularity flush: a partial update of the counter only."""
+        item = self.items[item_id]
+        item["popularity"] = item.get("popularity", 0) + 1
+
+    def mget(self, *, index: str, ids: list[str], source_includes: list[str]) -> Any:
+        if source_includes != list(STAMP_FIELDS):
             self.source_reads.append(list(ids))
         docs = []
         for item_id in ids:
@@ -34,28 +38,24 @@ class RecordingItems:
             elif item_id not in self.items:
                 docs.append({"_index": self.index, "_id": item_id, "found": False})
             else:
-                doc = {
-                    "_index": self.index,
-                    "_id": item_id,
-                    "_seq_no": self.seq_no[item_id],
-                    "_primary_term": 1,
-                    "found": True,
-                }
-                if source is not False:
-                    fields = kwargs["source_includes"]
-                    doc["_source"] = {k: v for k, v in self.items[item_id].items() if k in fields}
-                docs.append(doc)
+                source = self.items[item_id]
+                docs.append(
+                    {
+                        "_index": self.index,
+                        "_id": item_id,
+                        "found": True,
+                        "_source": {k: v for k, v in source.items() if k in source_includes},
+                    }
+                )
         return {"docs": docs}
 
 
 def test_sources_are_read_once_and_reused_while_the_version_stands() -> None:
     es = RecordingItems({"a": {"title": "A", "secret": 1}, "b": {"title": "B"}})
     cache = ItemCache(["title"])
-    assert cache.fetch(es, "items", ["a", "b", "missing"]) == {
-        "a": {"title": "A"},
-        "b": {"title": "B"},
-    }
-    assert cache.fetch(es, "items", ["b", "a"]) == {"a": {"title": "A"}, "b": {"title": "B"}}
+    first = cache.fetch(es, "items", ["a", "b", "missing"])
+    assert set(first) == {"a", "b"} and first["a"]["title"] == "A" and "secret" not in first["a"]
+    assert cache.fetch(es, "items", ["b", "a"]) == first
     assert es.source_reads == [["a", "b"]]
     assert (cache.hits, cache.misses) == (2, 2)
 
@@ -64,9 +64,26 @@ def test_an_updated_item_is_read_again() -> None:
     es = RecordingItems({"a": {"title": "A"}, "b": {"title": "B"}})
     cache = ItemCache(["title"])
     cache.fetch(es, "items", ["a", "b"])
-    es.update("a", title="A2")
-    assert cache.fetch(es, "items", ["a", "b"])["a"] == {"title": "A2"}
+    es.reindex("a", title="A2")
+    assert cache.fetch(es, "items", ["a", "b"])["a"]["title"] == "A2"
     assert es.source_reads[-1] == ["a"]
+
+
+def test_a_popularity_flush_does_not_evict_the_item() -> None:
+    es = RecordingItems({"a": {"title": "A"}})
+    cache = ItemCache(["title"])
+    cache.fetch(es, "items", ["a"])
+    es.bump_popularity("a")
+    cache.fetch(es, "items", ["a"])
+    assert es.source_reads == [["a"]]
+
+
+def test_new_collaborative_factors_are_read_again() -> None:
+    es = RecordingItems({"a": {"title": "A", "collab": [1.0], "collab_version": "1"}})
+    cache = ItemCache(["title", "collab"])
+    cache.fetch(es, "items", ["a"])
+    es.items["a"] |= {"collab": [2.0], "collab_version": "2"}  # a refit's partial update
+    assert cache.fetch(es, "items", ["a"])["a"]["collab"] == [2.0]
 
 
 def test_a_rebuilt_index_is_read_again_even_at_the_same_seq_no() -> None:
@@ -74,8 +91,8 @@ def test_a_rebuilt_index_is_read_again_even_at_the_same_seq_no() -> None:
     cache = ItemCache(["title"])
     cache.fetch(es, "items", ["a"])
     es.index = "items-v2"
-    es.items["a"] = {"title": "A re-encoded"}
-    assert cache.fetch(es, "items", ["a"]) == {"a": {"title": "A re-encoded"}}
+    es.items["a"]["title"] = "A re-encoded"  # same stamp fields, another index
+    assert cache.fetch(es, "items", ["a"])["a"]["title"] == "A re-encoded"
 
 
 def test_least_recently_used_items_leave_past_the_capacity() -> None:
