@@ -1,6 +1,6 @@
 """Category model quality on Chinese headlines (THUCNews, Toutiao) against a majority baseline.
 
-    python -m bench.categories --data-dir /work/shared/data [--seed 7] [--test-size 0.2]
+    python -m bench.categories --data-dir ../shared/data [--seed 7] [--test-size 0.2]
 
 Prints one JSON document: per dataset the split, accuracy and macro-F1 of the TF-IDF +
 logistic regression model (``indexer.categories``) and of the majority class.

@@ -1,6 +1,6 @@
 """Offline check of the collaborative factors on MovieLens (no Elasticsearch; numpy/sklearn).
 
-``python -m bench.collab_offline --data-dir /work/shared/data --out /tmp/collab.json``
+``python -m bench.collab_offline --data-dir ../shared/data --out collab.json``
 
 Same per-user time split as ``bench.eval_movielens`` (``bench.movielens.build_split``): the
 factors are fitted only on training events (each user's events strictly before their
@@ -471,7 +471,9 @@ def table(result: dict[str, Any]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("/work/shared/data"))
+    parser.add_argument(
+        "--data-dir", type=Path, required=True, help="the shared data folder (e.g. ../shared/data)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the numbers as JSON")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     args = parser.parse_args(argv)

@@ -88,13 +88,16 @@ class Recorder:
 class Api:
     """One keep-alive HTTP connection per thread to the API on the loopback."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, *, key: str | None = None):
         self.port = port
+        self.key = key  # INTEREST_API_KEY, when the API needs one
         self._local = threading.local()
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         payload = None if body is None else json.dumps(body).encode()
         headers = {"content-type": "application/json"} if payload else {}
+        if self.key:
+            headers["X-API-Key"] = self.key
         reused = getattr(self._local, "connection", None) is not None
         try:
             return self._send(method, path, payload, headers)
@@ -130,7 +133,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_api(port: int, log_file: Path) -> subprocess.Popen[bytes]:
+def start_api(port: int, log_file: Path, *, key: str | None) -> subprocess.Popen[bytes]:
     """``interest serve`` on the loopback, as a child with this environment; waits for health."""
     code = "import sys; from plugin.cli import main; sys.exit(main(sys.argv[1:]))"
     with log_file.open("ab") as log:
@@ -139,7 +142,7 @@ def start_api(port: int, log_file: Path) -> subprocess.Popen[bytes]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    api = Api(port)
+    api = Api(port, key=key)
     deadline = time.monotonic() + API_START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -567,8 +570,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         probe: Probe | None = None
         try:
             tasks.index_items(items, batch_size=settings.encode_batch, progress=False)
-            api_process = start_api(port, out / "api.log")
-            api = Api(port)
+            api_process = start_api(port, out / "api.log", key=settings.api_key)
+            api = Api(port, key=settings.api_key)
             groups = stack_processes(settings, api_process.pid)
             memory_start = memory(groups)
             recorder = Recorder()

@@ -10,6 +10,10 @@
     GET  /api/health
     *    /api/admin/...                     blend weights and forgetting users (bearer token)
 
+With ``INTEREST_API_KEY`` set, every ``/api`` route needs the header ``X-API-Key`` (compared in
+constant time; 401 as JSON otherwise), admin routes the admin token on top. The page, its
+static files and the OpenAPI description stay open: they hold no user's data.
+
 Every error is JSON ``{"error": "..."}`` with secrets scrubbed; stack traces stay in the log.
 """
 
@@ -24,7 +28,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from elasticsearch import ApiError, TransportError
-from fastapi import BackgroundTasks, Depends, FastAPI, Header, Query, Request, Response
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    Depends,
+    FastAPI,
+    Header,
+    Query,
+    Request,
+    Response,
+)
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -32,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from plugin.errors import (
+    ConfigError,
     InputError,
     MappingError,
     PersonalizationError,
@@ -51,6 +65,8 @@ MAX_SIZE = 100
 MAX_BATCH = 10_000
 DISABLED_ADMIN = "admin routes are disabled: set INTEREST_ADMIN_TOKEN"
 NEEDS_TOKEN = "admin routes need the header 'Authorization: Bearer <INTEREST_ADMIN_TOKEN>'"
+NEEDS_API_KEY = "this API needs the header 'X-API-Key: <INTEREST_API_KEY>'"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 NO_TASKS = "this server has no task queue (Redis and a worker); start it with `interest serve`"
 UNPARSABLE_BODY = "There was an error parsing the body"
 
@@ -136,7 +152,13 @@ class Click(BaseModel):
 
 # --- errors -----------------------------------------------------------------------------------
 def _secrets(settings: Settings) -> list[str]:
-    values = [settings.admin_token, settings.es_password, settings.es_api_key, settings.user_key]
+    values = [
+        settings.admin_token,
+        settings.api_key,
+        settings.es_password,
+        settings.es_api_key,
+        settings.user_key,
+    ]
     return [v for v in values if v]
 
 
@@ -307,6 +329,13 @@ def create_app(
 
     health_check = health or default_health
 
+    def require_api_key(
+        x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+    ) -> None:
+        key = settings.api_key
+        if key and not hmac.compare_digest((x_api_key or "").strip().encode(), key.encode()):
+            raise HTTPException(401, NEEDS_API_KEY)
+
     app = FastAPI(
         title="dynamic-interest",
         version="0.1.0",
@@ -316,6 +345,7 @@ def create_app(
         redoc_url=None,
     )
     install_error_handlers(app, settings)
+    api = APIRouter(prefix="/api", dependencies=[Depends(require_api_key)])
 
     def require_admin(authorization: Annotated[str | None, Header()] = None) -> None:
         token = settings.admin_token
@@ -380,7 +410,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     # --- ranking ------------------------------------------------------------------------------
-    @app.get("/api/search", tags=["ranking"])
+    @api.get("/search", tags=["ranking"])
     def search(
         response: Response,
         background: BackgroundTasks,
@@ -405,7 +435,7 @@ def create_app(
         )
         return answer(result, response, background, endpoint="search", user=user, query=q)
 
-    @app.get("/api/recommend", tags=["ranking"])
+    @api.get("/recommend", tags=["ranking"])
     def recommend(
         response: Response,
         background: BackgroundTasks,
@@ -424,7 +454,7 @@ def create_app(
         return answer(result, response, background, endpoint="recommend", user=user, query=None)
 
     # --- write path ---------------------------------------------------------------------------
-    @app.post("/api/events", tags=["events"])
+    @api.post("/events", tags=["events"])
     def record_events(
         body: Event | list[Event],
         wait: Annotated[bool, Query(description="wait until interests reflect them")] = True,
@@ -437,7 +467,7 @@ def create_app(
             raise InputError(result["errors"][0]["error"])
         return result
 
-    @app.post("/api/items", tags=["items"])
+    @api.post("/items", tags=["items"])
     def index_items(body: Item | list[Item]) -> dict[str, Any]:
         """Index one item or a list through the workers; returns once they are searchable."""
         client = require_tasks()
@@ -449,7 +479,7 @@ def create_app(
             raise InputError(result["errors"][0]["error"])
         return result
 
-    @app.post("/api/click", tags=["events"])
+    @api.post("/click", tags=["events"])
     def click(body: Click) -> dict[str, Any]:
         """Log a click on a result (for weight learning) and record it as a click event."""
         user, item = str(body.user), str(body.item)
@@ -471,7 +501,7 @@ def create_app(
         )
         return {"logged": logged, "queued": result.get("queued", 1)}
 
-    @app.get("/api/users/{user}/interests", tags=["users"])
+    @api.get("/users/{user}/interests", tags=["users"])
     def interests(user: str) -> dict[str, Any]:
         """The user's interest clusters, category and keyword affinities."""
         from indexer.interests import from_document, summary  # composition root only
@@ -484,7 +514,7 @@ def create_app(
         )
         return state
 
-    @app.get("/api/health", tags=["health"])
+    @api.get("/health", tags=["health"])
     def get_health(response: Response) -> dict[str, Any]:
         """Elasticsearch and Redis status; 503 when either is down."""
         state = health_check()
@@ -495,31 +525,31 @@ def create_app(
     # --- admin --------------------------------------------------------------------------------
     admin = [Depends(require_admin)]
 
-    @app.get("/api/admin/weights", tags=["admin"], dependencies=admin)
+    @api.get("/admin/weights", tags=["admin"], dependencies=admin)
     def get_weights() -> dict[str, Any]:
         """The blend weights in force."""
         weights: dict[str, Any] = service.weights()
         return weights
 
-    @app.put("/api/admin/weights", tags=["admin"], dependencies=admin)
+    @api.put("/admin/weights", tags=["admin"], dependencies=admin)
     def put_weights(body: WeightsUpdate) -> dict[str, Any]:
         """Validate and write a new blend version; invalid input changes nothing."""
         weights: dict[str, Any] = service.set_weights(dict(body.weights), note=body.note)
         return weights
 
-    @app.get("/api/admin/weights/history", tags=["admin"], dependencies=admin)
+    @api.get("/admin/weights/history", tags=["admin"], dependencies=admin)
     def weights_history() -> list[dict[str, Any]]:
         """Blend versions, newest first."""
         versions: list[dict[str, Any]] = service.weights_history()
         return versions
 
-    @app.post("/api/admin/weights/rollback", tags=["admin"], dependencies=admin)
+    @api.post("/admin/weights/rollback", tags=["admin"], dependencies=admin)
     def rollback_weights(body: Rollback | None = None) -> dict[str, Any]:
         """Restore a version (default: the one before the current)."""
         weights: dict[str, Any] = service.rollback_weights(body.version if body else None)
         return weights
 
-    @app.delete("/api/admin/users/{user}", tags=["admin"], dependencies=admin)
+    @api.delete("/admin/users/{user}", tags=["admin"], dependencies=admin)
     def forget(user: str) -> dict[str, Any]:
         """Erase the user's interest document, events and logged impressions and clicks."""
         removed: dict[str, int] = dict(service.forget(user))
@@ -532,12 +562,20 @@ def create_app(
             removed["feedback"] = removed.get("feedback", 0) + feedback.forget(user_pseudonym)
         return {"user": user, "removed": removed}
 
+    app.include_router(api)
     return app
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int | None = None) -> None:
-    """Build the clients and the encoder once, then run the API until interrupted."""
+    """Build the clients and the encoder once, then run the API until interrupted.
+
+    Raises:
+        ConfigError: ``host`` is not the loopback and no ``INTEREST_API_KEY`` is set (anyone
+            who reaches the port could read any user's interests and write as any user).
+    """
     import uvicorn
+
+    check_exposure(settings, host)
 
     from indexer.segment import segmented  # composition root: the page's Chinese queries
     from plugin.encoder import load_encoder
@@ -557,3 +595,12 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int | None = None) 
     finally:
         tasks.app.close()
         es.close()
+
+
+def check_exposure(settings: Settings, host: str) -> None:
+    """Refuse to listen beyond the loopback without an API key."""
+    if host not in LOOPBACK_HOSTS and not settings.api_key:
+        raise ConfigError(
+            f"refusing to serve on {host}: beyond the loopback the API needs a key; "
+            "set INTEREST_API_KEY (clients then send 'X-API-Key')"
+        )

@@ -563,7 +563,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
 
     p = add("serve", cmd_serve, "the HTTP API and the search page", json_flag=False)
-    p.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to listen on (beyond the loopback only with INTEREST_API_KEY set)",
+    )
     p.add_argument("--port", type=int, default=0, help="default: INTEREST_API_PORT (8000)")
 
     p = add(

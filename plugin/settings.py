@@ -73,6 +73,8 @@ class Settings:
     prior_candidates: int = DEFAULT_PRIOR_CANDIDATES
     popularity_flush_s: int = DEFAULT_POPULARITY_FLUSH_S
     admin_token: str | None = field(default=None, repr=False)
+    # Required from every API client when set (header X-API-Key); see plugin/api.py.
+    api_key: str | None = field(default=None, repr=False)
     user_key: str | None = field(default=None, repr=False)
     jieba_user_dict: Path | None = None
 
@@ -220,6 +222,7 @@ class Settings:
                 "POPULARITY_FLUSH_S", DEFAULT_POPULARITY_FLUSH_S, low=1, high=3600
             ),
             admin_token=get("ADMIN_TOKEN"),
+            api_key=get("API_KEY"),
             user_key=get("USER_KEY"),
             jieba_user_dict=get_path("JIEBA_USER_DICT"),
         )

@@ -33,8 +33,28 @@ function setStatus(text, kind) {
   status.className = "status" + (kind ? " " + kind : "");
 }
 
+// With INTEREST_API_KEY set, the page is opened as /#key=THE_KEY: the fragment never reaches
+// a server log; the key is kept for this tab and sent as X-API-Key on every call.
+const API_KEY_STORE = "interest-api-key";
+
+function apiKey() {
+  const match = /(?:^|&)key=([^&]+)/.exec(window.location.hash.slice(1));
+  if (match) {
+    sessionStorage.setItem(API_KEY_STORE, decodeURIComponent(match[1]));
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+  }
+  return sessionStorage.getItem(API_KEY_STORE);
+}
+
+function withKey(options) {
+  const key = apiKey();
+  if (!key) return options;
+  const given = options || {};
+  return { ...given, headers: { ...(given.headers || {}), "X-API-Key": key } };
+}
+
 async function getJson(url, options) {
-  const response = await fetch(url, options);
+  const response = await fetch(url, withKey(options));
   let body = null;
   try {
     body = await response.json();
@@ -42,7 +62,10 @@ async function getJson(url, options) {
     body = null;
   }
   if (!response.ok) {
-    const message = body && body.error ? body.error : `HTTP ${response.status}`;
+    let message = body && body.error ? body.error : `HTTP ${response.status}`;
+    if (response.status === 401 && !url.startsWith("/api/admin")) {
+      message += " (open this page as /#key=YOUR_KEY)";
+    }
     const error = new Error(message);
     error.status = response.status;
     throw error;
@@ -287,7 +310,7 @@ function renderInterests(data) {
 async function loadHealth() {
   const badge = $("health");
   try {
-    const response = await fetch("/api/health");
+    const response = await fetch("/api/health", withKey());
     const data = await response.json();
     const ok = data.status === "ok";
     badge.textContent = ok ? "● healthy" : "● degraded";

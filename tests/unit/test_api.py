@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from plugin.api import create_app, scrub
 from plugin.errors import (
+    ConfigError,
     InputError,
     MappingError,
     ProfileNotFound,
@@ -160,8 +161,11 @@ def client_for(
     token: str | None = TOKEN,
     health: Any = None,
     raise_server_exceptions: bool = True,
+    api_key: str | None = None,
 ) -> TestClient:
-    settings = Settings(admin_token=token, es_password="es-pass-word", encode_batch=7)
+    settings = Settings(
+        admin_token=token, api_key=api_key, es_password="es-pass-word", encode_batch=7
+    )
     app = create_app(
         settings,
         service=service,
@@ -524,3 +528,60 @@ def test_openapi_lists_every_route(client):
     ):
         assert path in paths
     assert client.get("/docs").status_code == 200
+
+
+# --- API key ---------------------------------------------------------------------------------
+API_KEY = "k3y-for-every-route"
+
+
+def test_with_an_api_key_every_api_route_needs_it(service, tasks, feedback):
+    client = client_for(service, tasks=tasks, feedback=feedback, api_key=API_KEY)
+    routes = [
+        ("GET", "/api/search?q=films&user=u1"),
+        ("GET", "/api/recommend?user=u1"),
+        ("GET", "/api/users/u1/interests"),
+        ("GET", "/api/health"),
+        ("POST", "/api/events"),
+        ("POST", "/api/click"),
+        ("GET", "/api/admin/weights"),
+    ]
+    for method, path in routes:
+        for headers in ({}, {"X-API-Key": "wrong"}, {"X-API-Key": API_KEY[:-1]}):
+            response = client.request(method, path, headers=headers, json={})
+            assert response.status_code == 401, (method, path, headers)
+            assert "X-API-Key" in response.json()["error"]
+            assert API_KEY not in response.text
+    assert service.calls == [] and tasks.calls == []
+    ok = client.get("/api/search", params={"q": "films", "user": "u1"}, headers=key())
+    assert ok.status_code == 200 and ok.json()["hits"]
+    assert client.get("/api/health", headers=key()).status_code == 200
+
+
+def test_admin_routes_need_the_api_key_and_the_admin_token(service):
+    client = client_for(service, api_key=API_KEY)
+    assert client.get("/api/admin/weights", headers=admin()).status_code == 401
+    assert client.get("/api/admin/weights", headers=key()).status_code == 401
+    assert client.get("/api/admin/weights", headers={**key(), **admin()}).status_code == 200
+
+
+def test_the_page_and_its_files_stay_open_with_an_api_key(service):
+    client = client_for(service, api_key=API_KEY)
+    assert client.get("/").status_code == 200
+    assert client.get("/static/app.js").status_code == 200
+
+
+def test_without_an_api_key_the_api_is_open_as_before(client):
+    assert client.get("/api/search", params={"q": "films"}).status_code == 200
+
+
+def test_serve_refuses_to_listen_beyond_the_loopback_without_a_key():
+    from plugin.api import check_exposure
+
+    with pytest.raises(ConfigError, match="INTEREST_API_KEY"):
+        check_exposure(Settings(), "0.0.0.0")
+    check_exposure(Settings(), "127.0.0.1")
+    check_exposure(Settings(api_key=API_KEY), "0.0.0.0")
+
+
+def key() -> dict[str, str]:
+    return {"X-API-Key": API_KEY}
