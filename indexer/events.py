@@ -7,7 +7,7 @@ import logging
 import random
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +34,7 @@ from indexer.timeparse import iso, parse_time, to_millis
 from indexer.writer import OccOutcome, bulk_with_occ, bulk_write
 from plugin.encoder import Encoder, warn_unreadable_languages
 from plugin.errors import InputError, ServiceUnavailable
+from plugin.es import ensure_indices
 from plugin.pseudonym import pseudonymize, validate_user_id
 from plugin.settings import Settings
 
@@ -168,6 +169,7 @@ class EventProcessor:
         user_key: bytes,
         categories: CategoryCache | None = None,
         popularity: PopularityLedger | None = None,
+        ensure_indices: Callable[[], object] | None = None,
     ):
         self.es = es
         # Posts (text, no item) get a predicted category feeding the category affinity.
@@ -182,6 +184,11 @@ class EventProcessor:
         # (a tool that replays history) popularity is left to the caller.
         self.popularity = popularity
         self.items = ItemCache(ITEM_FIELDS)
+        # Run once before the first write: the indices with their real mappings. Without it a
+        # fresh cluster's first events would auto-create them with dynamic ones, which refuse
+        # the interest documents ("state.keywords cannot be changed from text to float").
+        self.ensure_indices = ensure_indices
+        self._indices_ready = ensure_indices is None
 
     @classmethod
     def for_settings(
@@ -194,7 +201,15 @@ class EventProcessor:
         categories: CategoryCache | None = None,
         popularity: PopularityLedger | None = None,
     ) -> EventProcessor:
-        """The processor a worker runs: the settings' aliases, the encoder's cluster profile."""
+        """The processor a worker runs: the settings' aliases, the encoder's cluster profile;
+        the indices are created behind their aliases, if missing, before its first write."""
+
+        def ensure() -> object:
+            if not encoder.profile.dims:  # an arbitrary model: its size is known once loaded
+                encoder.encode(["probe"])
+            identity = encoder.profile.identity()
+            return ensure_indices(es, settings, model=identity, check_existing=False)
+
         return cls(
             es,
             encoder=encoder,
@@ -208,11 +223,15 @@ class EventProcessor:
             user_key=user_key,
             categories=categories,
             popularity=popularity,
+            ensure_indices=ensure,
         )
 
     def process(
         self, raw_events: Sequence[Mapping[str, Any]], *, refresh: bool = False
     ) -> EventReport:
+        if not self._indices_ready and self.ensure_indices is not None:
+            self.ensure_indices()
+            self._indices_ready = True
         report = EventReport()
         now = datetime.now(UTC)
         prepared: list[PreparedEvent] = []

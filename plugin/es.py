@@ -6,7 +6,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from elasticsearch import ApiError, ConnectionTimeout, Elasticsearch, NotFoundError
+from elasticsearch import (
+    ApiError,
+    BadRequestError,
+    ConnectionTimeout,
+    Elasticsearch,
+    NotFoundError,
+)
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch.serializer import OrjsonSerializer
 
@@ -103,6 +109,7 @@ def ensure_indices(
     *,
     model: Mapping[str, Any],
     replicas: int | None = None,
+    check_existing: bool = True,
 ) -> dict[str, str]:
     """Create every index behind its alias if missing; refuse a model/dimension mismatch.
 
@@ -112,6 +119,8 @@ def ensure_indices(
         model: the encoder's identity (name, dims, ...), stored in the items `_meta`.
         replicas: replica copies of each new index (default: ``settings.es_replicas``); a
             multi-node cluster survives the loss of a node with 1.
+        check_existing: also check the items' model and map fields added since (``init``);
+            False only creates what is missing (a worker before its first write).
 
     Returns:
         alias -> concrete index. Idempotent: existing indices are checked, not changed.
@@ -124,15 +133,20 @@ def ensure_indices(
         if existing is None:
             body = index_body(name, model=model, replicas=copies)
             concrete = f"{alias}-v1"
-            es.indices.create(
-                index=concrete,
-                settings=body["settings"],
-                mappings=body["mappings"],
-                aliases={alias: {"is_write_index": True}},
-            )
-            logger.info("created index %s behind alias %s", concrete, alias)
+            try:
+                es.indices.create(
+                    index=concrete,
+                    settings=body["settings"],
+                    mappings=body["mappings"],
+                    aliases={alias: {"is_write_index": True}},
+                )
+                logger.info("created index %s behind alias %s", concrete, alias)
+            except BadRequestError as exc:
+                # Another process (a second worker, `interest init`) created it just now.
+                if exc.error != "resource_already_exists_exception":
+                    raise
             existing = concrete
-        else:
+        elif check_existing:
             if name == "items":
                 check_model(read_meta(es, alias), model)
             _add_missing_fields(es, alias, index_body(name, model=model, replicas=copies))

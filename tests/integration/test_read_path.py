@@ -701,33 +701,3 @@ def test_chinese_query_finds_chinese_films_through_text_zh(zh, es, settings, enc
 
     film_fan = ours(zh.search(query, user=users["film"], size=10))
     assert film_fan[0].id in {item_id(key) for key in ZH_FILMS}
-
-
-# --- latency (printed, not asserted) --------------------------------------------------------
-
-
-def test_latency_report(zh, users, capsys):
-    calls = {
-        "search native exact": lambda: zh.search("best", user=users["sports"], mode="exact"),
-        "search native approx": lambda: zh.search("best", user=users["sports"], mode="approx"),
-        "search portable": lambda: zh.search("best", user=users["sports"], scorer="portable"),
-        "recommend native exact": lambda: zh.recommend(users["multi"], mode="exact"),
-        "recommend native approx": lambda: zh.recommend(users["multi"], mode="approx"),
-        "recommend portable": lambda: zh.recommend(users["multi"], scorer="portable"),
-        "recommend cold start": lambda: zh.recommend(user_id("nobody")),
-    }
-    figures = {}
-    for name, call in calls.items():
-        call()  # warm-up
-        timings = []
-        for _ in range(30):
-            started = time.perf_counter()
-            call()
-            timings.append((time.perf_counter() - started) * 1000)
-        figures[name] = round(statistics.median(timings), 1)
-    count = es_count(zh)
-    report(capsys, f"p50 ms over 30 requests, {count} items: {figures}")
-
-
-def es_count(service: PersonalizedSearch) -> int:
-    return int(service.es.count(index=service.items_alias)["count"])

@@ -311,3 +311,34 @@ def test_dying_after_the_user_write_or_mid_flush_counts_each_click_once(
     after = popularity_of(es, settings, ids)
     assert {i: after[i] - before[i] for i in ids} == {i: expected.get(i, 0) for i in ids}
     assert healthy.pending() == {}
+
+
+def test_a_fresh_cluster_gets_its_indices_with_their_mappings_before_the_first_write(
+    workers, es, encoder
+):
+    """No index of the prefix exists yet: the first batch creates them behind their aliases
+    with the real mappings (auto-created dynamic ones would refuse the interest documents),
+    and every user is new."""
+    from plugin.service import PersonalizedSearch
+
+    settings = workers.settings.with_overrides(index_prefix=f"{PREFIX}-fresh")
+    aliases = [settings.index_alias(n) for n in ("items", "user_interests", "user_events")]
+    assert not any(es.indices.exists_alias(name=alias) for alias in aliases)
+    users = [f"bt-fresh-{RUN}-{u}" for u in range(3)]
+    now = datetime.now(UTC)
+    events = [
+        {"user": user, "type": "post", "text": f"{word} news from the {word} desk",
+         "time": (now - timedelta(minutes=n + 1)).isoformat()}
+        for user in users
+        for n, word in enumerate(("football", "election"))
+    ]  # fmt: skip
+    report = make_processor(es, encoder, settings).process(events)
+    assert report.applied == len(events) and not report.errors
+    assert all(es.indices.exists_alias(name=alias) for alias in aliases)
+    mapping = es.indices.get_mapping(index=settings.index_alias("user_interests"))
+    properties = next(iter(mapping.values()))["mappings"]["properties"]
+    assert properties["state"] == {"type": "object", "enabled": False}
+    service = PersonalizedSearch(es, settings=settings, encoder=encoder)
+    for user in users:
+        doc = es.get(index=settings.index_alias("user_interests"), id=service.pseudonym(user))
+        assert doc["_source"]["events"] == 2
