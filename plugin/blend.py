@@ -5,14 +5,16 @@ and tests can check a native score against it. Every component is in [0, 1] befo
 
 * bm25          s / (s + bm25_k), s = the subquery ``_score`` (0 when s <= 0)
 * interest      (1 - beta) * max(0, cos(u, item)) + beta * max_c max(0, cos(c, item)) * cw_c,
-                u = (1 - alpha) * long_term + alpha * short_term (an absent vector adds nothing)
+                u = (1 - alpha) * long_term + alpha * short_term (an absent vector adds nothing);
+                without clusters the first part alone, without u the second alone
 * query         max(0, cos(query_vector, item))
 * freshness     2 ** (-age_days / half_life_days); age clamped at 0, so a future date is 1
 * category      clamp(category_affinity[item category], 0, 1); the best of several categories
 * popularity    min(1, ln(1 + max(0, popularity)) / popularity_norm)
 * collaborative max(0, cos(collab_vector, item collab))
 
-A missing field, vector or parameter makes its component 0; a zero vector has cosine 0. The
+A missing field or vector makes its component 0; a zero vector has cosine 0; an absent
+parameter takes the Java scorer's default (``now_millis``: the time of the call). The
 weighted components add up to the score. ``cluster`` is the index of the cluster whose weighted
 cosine is largest (first on ties), or -1 when no cluster contributes.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -45,7 +48,11 @@ POPULARITY_FIELD = "popularity"
 COLLAB_FIELD = "collab"
 DEFAULT_BM25_K = 5.0
 DEFAULT_HALF_LIFE_DAYS = 14.0
-DEFAULT_POPULARITY_NORM = 6.9
+DEFAULT_POPULARITY_NORM = math.log1p(1000)  # 1,000 interactions saturate the component
+# The Java scorer's defaults for absent params (BlendParams.parse); the golden cases in
+# engine/src/test/resources/golden/blend-cases.json hold both sides to them.
+DEFAULT_SHORT_TERM_WEIGHT = 0.5
+DEFAULT_CLUSTER_MIX = 0.5
 MILLIS_PER_DAY = 86_400_000.0
 
 FloatArray = npt.NDArray[np.float64]
@@ -91,8 +98,8 @@ def _number(params: Mapping[str, Any], key: str, default: float) -> float:
     return float(value)
 
 
-def _fraction(params: Mapping[str, Any], key: str) -> float:
-    value = _number(params, key, 0.0)
+def _fraction(params: Mapping[str, Any], key: str, default: float) -> float:
+    value = _number(params, key, default)
     if not 0.0 <= value <= 1.0:
         raise InputError(f"param {key!r} must be in [0, 1], got {value!r}")
     return value
@@ -162,14 +169,16 @@ def _floor(params: Mapping[str, Any]) -> float:
 
 
 def _bm25(score: float, k: float) -> float:
+    if score == math.inf:
+        return 1.0
     if not math.isfinite(score) or score <= 0:
         return 0.0
     return score / (score + k)
 
 
 def _interest(item: FloatArray | None, params: Mapping[str, Any], field: str) -> tuple[float, int]:
-    alpha = _fraction(params, "short_term_weight")
-    beta = _fraction(params, "cluster_mix")
+    alpha = _fraction(params, "short_term_weight", DEFAULT_SHORT_TERM_WEIGHT)
+    beta = _fraction(params, "cluster_mix", DEFAULT_CLUSTER_MIX)
     long_term = _vector("long_term", params.get("long_term"))
     short_term = _vector("short_term", params.get("short_term"))
     user: FloatArray | None = None
@@ -195,15 +204,21 @@ def _interest(item: FloatArray | None, params: Mapping[str, Any], field: str) ->
         value = _rescaled(_cosine(vector, item, f"{field} vs clusters[{index}]"), floor) * weight
         if value > best:
             best, best_index = value, index
+    # Either part alone when the other is absent, as the Java scorer does.
+    if not clusters:
+        return overall, best_index
+    if user is None:
+        return best, best_index
     return (1.0 - beta) * overall + beta * best, best_index
 
 
 def _freshness(doc: Mapping[str, Any], params: Mapping[str, Any]) -> float:
     field = str(params.get("freshness_field", FRESHNESS_FIELD))
     created = to_millis(doc.get(field))
-    if created is None or "now_millis" not in params:
+    if created is None:
         return 0.0
-    now = _number(params, "now_millis", 0.0)
+    # Absent, the request's own time (the Java scorer's default too).
+    now = _number(params, "now_millis", time.time() * 1000.0)
     half_life = _positive(params, "half_life_days", DEFAULT_HALF_LIFE_DAYS)
     age_days = max(0.0, (now - created) / MILLIS_PER_DAY)
     return float(2.0 ** (-age_days / half_life))
