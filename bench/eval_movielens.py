@@ -108,7 +108,8 @@ class Catalogue:
         return np.asarray([self.position[i] for i in items if i in self.position], dtype=int)
 
     def vectors_of(self, items: Sequence[str]) -> np.ndarray:
-        return self.vectors[self.positions(items)]
+        chosen: np.ndarray = self.vectors[self.positions(items)]
+        return chosen
 
 
 def run(

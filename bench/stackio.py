@@ -73,7 +73,8 @@ def fetch_vectors(es: Elasticsearch, index: str, ids: Sequence[str]) -> np.ndarr
     if missing:
         raise InputError(f"{len(missing)} items have no stored vector, e.g. {missing[:3]}")
     matrix = np.vstack(rows)  # type: ignore[arg-type]
-    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    unit: np.ndarray = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    return unit
 
 
 def set_popularity(es: Elasticsearch, index: str, counts: Mapping[str, int]) -> None:

@@ -127,7 +127,7 @@ def write_item_factors(
 
 def _existing_ids(es: Elasticsearch, index: str, ids: Sequence[str]) -> Iterator[str]:
     for start in range(0, len(ids), WRITE_CHUNK):
-        response = es.mget(index=index, ids=list(ids[start : start + WRITE_CHUNK]), _source=False)
+        response = es.mget(index=index, ids=list(ids[start : start + WRITE_CHUNK]), source=False)
         yield from (doc["_id"] for doc in response["docs"] if doc.get("found"))
 
 

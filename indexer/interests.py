@@ -796,7 +796,7 @@ def _update_recent(
 
 
 def _halving(age: float, half_life: float) -> float:
-    return 2.0 ** (-age / half_life)
+    return float(2.0 ** (-age / half_life))
 
 
 def _decay_factors(
@@ -881,7 +881,8 @@ READABLE_DECIMALS = 7
 
 
 def _readable(direction: np.ndarray) -> list[float]:
-    return np.round(direction, READABLE_DECIMALS).tolist()
+    rounded: list[float] = np.round(direction, READABLE_DECIMALS).tolist()
+    return rounded
 
 
 def _normalized(values: Mapping[str, float]) -> dict[str, float]:

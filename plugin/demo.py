@@ -124,11 +124,11 @@ def run_demo(
             state = summary(
                 from_document(service.interest_document(user) or {}), user=user, now_ms=_now_ms()
             )
-            recs = result_to_json(service.recommend(user, size=5))
-            run.final[user] = {"interests": state, "recommendations": recs}
+            final = result_to_json(service.recommend(user, size=5))
+            run.final[user] = {"interests": state, "recommendations": final}
             labels = ", ".join(f"{c['label']} ({c['weight']:.2f})" for c in state["clusters"][:3])
             say(f"{user}: interests {labels}")
-            for hit in recs["hits"]:
+            for hit in final["hits"]:
                 say(f"    {hit['score']:.3f}  {hit['title'][:60]}  - {hit['reason']}")
         say("")
         for query, user in searches:

@@ -131,7 +131,8 @@ def _check_output(vectors: np.ndarray, count: int, dims: int) -> np.ndarray:
         raise EncoderError(f"encoder returned shape {vectors.shape}, expected ({count}, {dims})")
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (vectors / norms).astype(np.float32)
+    unit: np.ndarray = (vectors / norms).astype(np.float32)
+    return unit
 
 
 @dataclass

@@ -78,7 +78,7 @@ def _version(value: object) -> int | None:
     if isinstance(value, bool):
         return None
     try:
-        return int(value)  # type: ignore[call-overload]
+        return int(value)  # type: ignore[call-overload,no-any-return]
     except (TypeError, ValueError):
         return None
 

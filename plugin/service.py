@@ -303,8 +303,8 @@ class PersonalizedSearch:
         scorer = self._scorer_for(scorer)
         config = self.blend_config()
         if weights:
-            merged = {**config.weights.as_dict(), **weights}
-            config = replace(config, weights=validate_weights(merged))
+            overridden = {**config.weights.as_dict(), **weights}
+            config = replace(config, weights=validate_weights(overridden))
         profile = self.profile(user)
         now_ms = int(time.time() * 1000)
         if profile is None:

@@ -115,7 +115,7 @@ def http_get(url: str, timeout: float = 2.0) -> dict[str, object] | None:
 
 def _healthy(port: int) -> bool:
     health = http_get(f"http://127.0.0.1:{port}/_cluster/health")
-    return bool(health) and health.get("status") in ("yellow", "green")  # type: ignore[union-attr]
+    return isinstance(health, dict) and health.get("status") in ("yellow", "green")
 
 
 def start_node(

@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
-from kombu import Queue
+from kombu import Queue  # type: ignore[attr-defined]
 
 from plugin.settings import Settings
 
