@@ -376,8 +376,14 @@ class EventProcessor:
             if not pending:
                 return applied, counted
             docs = self.es.mget(index=self.interests_index, ids=sorted(pending))["docs"]
-            # No interests index yet is no user yet (the first write creates it), as for a get.
-            docs = [doc if not _index_missing(doc) else {"_id": doc["_id"]} for doc in docs]
+            if any(_index_missing(doc) for doc in docs):
+                # Workers create the indices before their first write (``for_settings``); one
+                # deleted since must not be re-created by a write with dynamic mappings, which
+                # refuse interest documents: the events wait for ``interest init``.
+                raise ServiceUnavailable(
+                    f"the index {self.interests_index} does not exist; run `interest init` "
+                    "(the events are retried until it exists)"
+                )
             unreadable = [doc["_id"] for doc in docs if doc.get("error")]
             if unreadable:
                 raise ServiceUnavailable(

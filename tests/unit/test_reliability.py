@@ -229,6 +229,32 @@ def test_items_that_cannot_be_read_yet_make_the_event_batch_retry():
         processor._fetch_items({"a", "b"})
 
 
+def test_a_missing_interests_index_makes_the_batch_wait_for_init_not_write_blind():
+    from indexer.events import EventProcessor
+    from indexer.interests import InterestEvent, InterestParams
+
+    class NoInterestsIndex:
+        def mget(self, **_: Any) -> dict[str, Any]:
+            error = {"type": "index_not_found_exception", "reason": "no such index"}
+            return {"docs": [{"_id": "u1", "error": error}]}
+
+        def bulk(self, **_: Any) -> Any:
+            raise AssertionError("nothing may be written without the index's mappings")
+
+    processor = EventProcessor(
+        NoInterestsIndex(),  # type: ignore[arg-type]
+        encoder=None,  # type: ignore[arg-type]
+        params=InterestParams(),
+        items_index="items",
+        events_index="events",
+        interests_index="interests",
+        user_key=b"k",
+    )
+    event = InterestEvent(kind="click", time_ms=1_700_000_000_000, vector=None)
+    with pytest.raises(ServiceUnavailable, match="interest init"):
+        processor._apply_batch({"u1": {"e1": event}}, set(), now_ms=1_700_000_000_000)
+
+
 def test_a_result_wait_cut_by_a_redis_restart_reads_the_stored_result(monkeypatch):
     from redis.exceptions import ConnectionError as RedisConnectionError
 
