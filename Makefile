@@ -42,15 +42,15 @@ test-java:
 	@touch engine/target/dist/.built
 
 test-python: venv
-	$(VENV)/bin/ruff check plugin indexer tasks mappings stack tests
+	$(VENV)/bin/ruff check plugin indexer tasks mappings stack tests bench
 	$(VENV)/bin/mypy plugin indexer tasks mappings stack
 	$(VENV)/bin/python -m pytest -q tests
 
 test: prereqs venv test-java test-python
 
 lint: venv
-	$(VENV)/bin/ruff check plugin indexer tasks mappings stack tests
-	$(VENV)/bin/ruff format --check plugin indexer tasks mappings stack tests
+	$(VENV)/bin/ruff check plugin indexer tasks mappings stack tests bench
+	$(VENV)/bin/ruff format --check plugin indexer tasks mappings stack tests bench
 	$(VENV)/bin/mypy plugin indexer tasks mappings stack
 
 down:

@@ -16,8 +16,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from bench.datasets import HEADLINE_SETS, load_headlines
 from indexer.categories import train
+from plugin.app.evaluation.datasets import HEADLINE_SETS, load_headlines
 
 DEFAULT_SEED = 7
 DEFAULT_TEST_SIZE = 0.2

@@ -2,7 +2,8 @@
 
 ``python -m bench.collab_offline --data-dir ../shared/data --out collab.json``
 
-Same per-user time split as ``bench.eval_movielens`` (``bench.movielens.build_split``): the
+Same per-user time split as ``plugin.app.evaluation.eval_movielens``
+(``plugin.app.evaluation.movielens.build_split``): the
 factors are fitted only on training events (each user's events strictly before their
 cutoff); every user ranks all movies they did not rate or tag in training; the relevant items
 are their test positives. NDCG@10 and Recall@10 over all users of:
@@ -35,16 +36,16 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from bench import baselines
-from bench.movielens import Interaction as Event
-from bench.movielens import Split, build_split, load_movielens
-from bench.ranking import mean, ndcg_at_k, recall_at_k
 from indexer import collab
 from indexer.interests import DAY_MS, EVENT_WEIGHTS, InterestParams
+from plugin.app.evaluation import baselines
+from plugin.app.evaluation.movielens import Interaction as Event
+from plugin.app.evaluation.movielens import Split, build_split, load_movielens
+from plugin.app.evaluation.ranking import mean, ndcg_at_k, recall_at_k
 from plugin.weights import DEFAULT_PARAMS, DEFAULT_WEIGHTS
 
 TOP = 10
-# Event kinds that the items' popularity counter counts (as ``bench.eval_movielens``).
+# Event kinds that the items' popularity counter counts (as the evaluation's eval_movielens).
 ACTIVITY_KINDS = ("click", "like")
 DEFAULT_SEED = 7
 # Blend weight grid: collaborative weight ``a`` x popularity weight ``b``.
@@ -392,7 +393,8 @@ def run(data_dir: Path, *, seed: int = DEFAULT_SEED) -> dict[str, Any]:
     sweep = ratio_sweep(bench, collab_cos, pop, grid_ratios())
     return {
         "dataset": "movielens ml-latest-small",
-        "split": "per-user time split (bench.movielens.build_split); candidates = movies "
+        "split": "per-user time split (plugin.app.evaluation.movielens.build_split); "
+        "candidates = movies "
         "not rated or tagged in training; relevant = test positives",
         "users": len(bench.users),
         "catalogue": len(bench.ids),

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.datasets import load_headlines, load_movielens_titles
+from plugin.app.evaluation.datasets import load_headlines, load_movielens_titles
 from plugin.encoder import load_encoder
 from plugin.settings import Settings
 

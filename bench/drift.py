@@ -21,17 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from bench.datasets import load_headlines
-from bench.encoders import (
+from indexer.interests import InterestEvent, InterestParams, InterestState, apply_event
+from indexer.segment import keywords
+from plugin.app.evaluation.datasets import load_headlines
+from plugin.app.evaluation.encoders import (
     ENCODER_NAMES,
     BenchEncoder,
     encode_batched,
     make_encoder,
     parse_encoder_names,
 )
-from bench.metrics import Matrix
-from indexer.interests import InterestEvent, InterestParams, InterestState, apply_event
-from indexer.segment import keywords
+from plugin.app.evaluation.metrics import Matrix
 from plugin.encoder import KNOWN_MODELS, ModelProfile
 from plugin.errors import PersonalizationError
 

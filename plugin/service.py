@@ -38,6 +38,7 @@ from plugin.queries import (
     build_search_body,
     build_top_items_body,
     cluster_quotas,
+    cold_start_config,
     merge_recommendations,
     parse_hit,
     rank_portable_hits,
@@ -46,7 +47,6 @@ from plugin.queries import (
 from plugin.settings import Settings
 from plugin.types import (
     BlendConfig,
-    BlendWeights,
     Mode,
     Scorer,
     SearchFilters,
@@ -55,7 +55,6 @@ from plugin.types import (
     UserProfile,
 )
 from plugin.weights import (
-    DEFAULT_WEIGHTS,
     blend_to_meta,
     history,
     parse_meta,
@@ -382,16 +381,8 @@ class PersonalizedSearch:
     ) -> SearchResult:
         """Popular and fresh items for a user with no interests yet."""
         if scorer == "portable":
-            weights = BlendWeights(
-                freshness=config.weights.freshness or DEFAULT_WEIGHTS.freshness,
-                popularity=config.weights.popularity or DEFAULT_WEIGHTS.popularity,
-            )
             params = build_native_params(
-                None,
-                replace(config, weights=weights),
-                query_vector=None,
-                now_ms=now_ms,
-                lexical=False,
+                None, cold_start_config(config), query_vector=None, now_ms=now_ms, lexical=False
             )
             body = build_portable_search_body(None, params=params, filters=filters, size=size)
             response = self.es.search(index=self.items_alias, body=body, **PORTABLE_SEARCH_PARAMS)

@@ -73,7 +73,7 @@ class Settings:
     prior_candidates: int = DEFAULT_PRIOR_CANDIDATES
     popularity_flush_s: int = DEFAULT_POPULARITY_FLUSH_S
     admin_token: str | None = field(default=None, repr=False)
-    # Required from every API client when set (header X-API-Key); see plugin/api.py.
+    # Required from every API client when set (header X-API-Key); see plugin/app/api.
     api_key: str | None = field(default=None, repr=False)
     user_key: str | None = field(default=None, repr=False)
     jieba_user_dict: Path | None = None

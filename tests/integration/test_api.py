@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from plugin.api import create_app
+from plugin.app.api import create_app
 from tests.integration.sample_data import BAKER_EVENTS, QUERY, RUNNER_EVENTS, make_items
 
 pytestmark = pytest.mark.integration

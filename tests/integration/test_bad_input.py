@@ -50,7 +50,7 @@ def indexed(tasks, service) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def api(settings: Settings, service, tasks, indexed) -> Iterator[TestClient]:
-    from plugin.api import create_app
+    from plugin.app.api import create_app
 
     app = create_app(settings.with_overrides(admin_token=ADMIN), service=service, tasks=tasks)
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -247,7 +247,7 @@ def test_invalid_weights_through_the_api_change_nothing(api, service):
 
 
 def test_jsonl_file_with_bad_lines_indexes_the_good_ones(tmp_path: Path, es, settings, capsys):
-    from plugin.cli import main
+    from plugin.app.cli import main
 
     path = tmp_path / "items.jsonl"
     good = [

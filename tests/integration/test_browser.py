@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from plugin.api import create_app
+from plugin.app.api import create_app
 from tests.integration.sample_data import QUERY, RUNNER_EVENTS, make_items
 
 pytestmark = pytest.mark.integration

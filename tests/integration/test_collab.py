@@ -90,7 +90,7 @@ def test_refit_writes_factors_and_records_the_version(fitted, es, settings):
     assert all(len(doc["_source"]["collab"]) == 32 for doc in docs)
     # What an admin sees: `interest collab status --json`.
     done = subprocess.run(
-        [sys.executable, "-m", "plugin.cli", "collab", "status", "--json"],
+        [sys.executable, "-m", "plugin.app.cli", "collab", "status", "--json"],
         capture_output=True,
         text=True,
         env=dict(os.environ),

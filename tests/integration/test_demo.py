@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from plugin.demo import load_sample, run_demo
+from plugin.app.demo import load_sample, run_demo
 from plugin.settings import Settings
 
 DEMO_USER = "xiaoming"

@@ -83,7 +83,7 @@ def test_weights_fit_cli_json_without_apply_keeps_version(
     admin: PersonalizedSearch, log_file: Path, tmp_path: Path
 ):
     before = admin.weights()["version"]
-    command = [sys.executable, "-m", "plugin.cli", "weights", "fit", "--json"]
+    command = [sys.executable, "-m", "plugin.app.cli", "weights", "fit", "--json"]
     done = subprocess.run(
         [*command, "--from-log", str(log_file)],
         capture_output=True,

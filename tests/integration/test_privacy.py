@@ -76,7 +76,7 @@ def wait_for_events(es, settings: Settings, pseudonym: str, count: int) -> None:
 
 @pytest.fixture(scope="module")
 def api(settings: Settings, service, tasks) -> Iterator[TestClient]:
-    from plugin.api import create_app
+    from plugin.app.api import create_app
 
     app = create_app(settings.with_overrides(admin_token=ADMIN), service=service, tasks=tasks)
     with TestClient(app) as client:
@@ -122,7 +122,7 @@ def test_raw_user_ids_never_reach_elasticsearch(api, tasks, service, es, setting
 
 
 def test_forget_through_the_cli_leaves_nothing(api, tasks, service, es, settings, capsys):
-    from plugin.cli import main
+    from plugin.app.cli import main
 
     user = f"bob-forget-cli-{RUN}"
     leave_traces(api, tasks, es, settings, service, user)

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from indexer.segment import segmented
-from plugin.demo import load_sample
+from plugin.app.demo import load_sample
 from plugin.errors import InputError, WeightsError
 from plugin.es import read_meta
 from plugin.queries import build_candidates

@@ -103,7 +103,7 @@ def seed(service: PersonalizedSearch, tasks, count: int) -> list[dict[str, Any]]
 def test_cli_rebuild_swaps_with_queries_running_and_keeps_weights(
     rebuild_service, rebuild_settings, tasks, es, monkeypatch, capsys
 ):
-    from plugin.cli import main
+    from plugin.app.cli import main
 
     items = seed(rebuild_service, tasks, 40)
     alias = rebuild_service.items_alias

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from plugin.api import create_app, scrub
+from plugin.app.api import create_app, scrub
 from plugin.errors import (
     ConfigError,
     InputError,
@@ -575,7 +575,7 @@ def test_without_an_api_key_the_api_is_open_as_before(client):
 
 
 def test_serve_refuses_to_listen_beyond_the_loopback_without_a_key():
-    from plugin.api import check_exposure
+    from plugin.app.api import check_exposure
 
     with pytest.raises(ConfigError, match="INTEREST_API_KEY"):
         check_exposure(Settings(), "0.0.0.0")

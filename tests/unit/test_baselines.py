@@ -1,4 +1,4 @@
-"""The evaluation's baselines (bench.baselines) on tiny hand-made data."""
+"""The evaluation's baselines (plugin.app.evaluation.baselines) on tiny hand-made data."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from bench.baselines import (
+from plugin.app.evaluation.baselines import (
     DAY_S,
     ItemKnn,
     RecentPopularity,

@@ -1,4 +1,4 @@
-"""bench.datasets: the loaders on tiny folders written here in the shared formats."""
+"""The evaluation's dataset loaders on tiny folders written here in the shared formats."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.datasets import load_dataset, load_headlines, load_movielens_titles
+from plugin.app.evaluation.datasets import load_dataset, load_headlines, load_movielens_titles
 from plugin.errors import InputError
 
 

@@ -1,4 +1,4 @@
-"""bench.metrics and bench.encoders with fake encoders: accuracies checked by hand."""
+"""The evaluation's metrics and encoder comparison with fake encoders: accuracies by hand."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from bench.encoders import (
+from plugin.app.evaluation.encoders import (
     DEFAULT_SIDES,
     compare,
     compare_rows,
@@ -18,7 +18,7 @@ from bench.encoders import (
     parse_encoder_names,
     split_rows,
 )
-from bench.metrics import centroid_accuracy, knn_accuracy, knn_vote
+from plugin.app.evaluation.metrics import centroid_accuracy, knn_accuracy, knn_vote
 from plugin.errors import InputError
 
 
@@ -231,7 +231,7 @@ def test_drift_simulation_short_term_follows_long_term_stays():
 
 
 def test_cli_encoders_compare_missing_folder_is_one_clear_error(tmp_path, capsys):
-    from plugin.cli import main
+    from plugin.app.cli import main
 
     code = main(["encoders", "compare", "--dataset", "toutiao", "--data-dir", str(tmp_path)])
     err = capsys.readouterr().err
@@ -242,8 +242,8 @@ def test_cli_encoders_compare_missing_folder_is_one_clear_error(tmp_path, capsys
 def test_cli_encoders_compare_prints_the_contract_json(tmp_path, capsys, monkeypatch):
     import json
 
-    from bench import encoders as bench_encoders
-    from plugin.cli import main
+    from plugin.app.cli import main
+    from plugin.app.evaluation import encoders as bench_encoders
 
     folder = tmp_path / "thucnews-titles-subset"
     folder.mkdir()

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from bench import baselines
 from bench.collab_offline import (
     collab_scores,
     event_weights,
@@ -15,8 +14,9 @@ from bench.collab_offline import (
     popularity_norm,
     top_positions,
 )
-from bench.movielens import Interaction as Event
 from indexer import collab
+from plugin.app.evaluation import baselines
+from plugin.app.evaluation.movielens import Interaction as Event
 
 DAY_S = 86_400
 

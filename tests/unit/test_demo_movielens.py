@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from plugin.demo_movielens import movielens_demo
+from plugin.app.demo_movielens import movielens_demo
 from plugin.errors import InputError
 
 

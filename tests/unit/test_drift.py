@@ -1,10 +1,10 @@
-"""The drift simulation's schedule and measures (bench.eval_drift), without a stack."""
+"""The drift simulation's schedule and measures (evaluation.eval_drift), without a stack."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bench.eval_drift import (
+from plugin.app.evaluation.eval_drift import (
     PHASE_A,
     PHASE_B,
     build_corpus,

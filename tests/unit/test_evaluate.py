@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.evaluate import check_inputs
-from bench.movielens import FILES, FOLDER_NAME
+from plugin.app.evaluation.evaluate import check_inputs
+from plugin.app.evaluation.movielens import FILES, FOLDER_NAME
 from plugin.errors import InputError
 
 
@@ -33,7 +33,7 @@ def test_check_inputs_unknown_dataset_raises(tmp_path: Path) -> None:
 
 
 def test_replay_feedback_joins_into_labelled_impressions_for_weights_fit() -> None:
-    from bench.eval_movielens import feedback_docs
+    from plugin.app.evaluation.eval_movielens import feedback_docs
     from plugin.learning import impressions_from_log
     from plugin.types import SearchHit
 

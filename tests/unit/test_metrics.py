@@ -1,4 +1,4 @@
-"""Ranking metrics of bench.ranking on hand-computed cases."""
+"""Ranking metrics of plugin.app.evaluation.ranking on hand-computed cases."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from bench.ranking import (
+from plugin.app.evaluation.ranking import (
     catalogue_coverage,
     genre_diversity,
     intra_list_diversity,

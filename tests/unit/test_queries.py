@@ -20,6 +20,7 @@ from plugin.queries import (
     build_recommend_bodies,
     build_search_body,
     cluster_quotas,
+    cold_start_config,
     merge_recommendations,
     parse_explanation,
     parse_hit,
@@ -675,3 +676,37 @@ def test_reason_for(
 
 def test_reason_for_interest_without_profile_or_label() -> None:
     assert reason_for({"interest": 0.3}, None, None) == "similar to what you like"
+
+
+def test_cold_start_config_keeps_an_admins_zero() -> None:
+    no_popularity = replace(CONFIG, weights=replace(CONFIG.weights, popularity=0.0))
+    weights = cold_start_config(no_popularity).weights
+    assert weights.popularity == 0.0 and weights.freshness == CONFIG.weights.freshness
+    assert weights.total() == weights.freshness
+
+
+@pytest.mark.parametrize("scorer", ["native", "portable"])
+def test_both_scorers_rank_a_cold_start_with_the_same_weights(
+    scorer: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plugin import service as service_module
+    from plugin.service import PersonalizedSearch
+    from plugin.settings import Settings
+    from tests.unit.test_security import USER_KEY, RecordingEs, TinyEncoder
+
+    no_popularity = replace(CONFIG, weights=replace(CONFIG.weights, popularity=0.0))
+    used: list[BlendWeights] = []
+    real = service_module.build_native_params
+
+    def recording(profile: Any, config: Any, **kwargs: Any) -> Any:
+        used.append(config.weights)
+        return real(profile, config, **kwargs)
+
+    monkeypatch.setattr(service_module, "build_native_params", recording)
+    monkeypatch.setattr("plugin.queries.recommend.build_native_params", recording, raising=True)
+    settings = Settings(index_prefix="t", state_dir=tmp_path, user_key=USER_KEY)
+    search = PersonalizedSearch(RecordingEs(None), settings=settings, encoder=TinyEncoder())  # type: ignore[arg-type]
+    monkeypatch.setattr(search, "blend_config", lambda: no_popularity)
+    result = search.recommend("nobody", scorer=scorer)  # type: ignore[arg-type]
+    assert result.cold_start
+    assert used and all(w == cold_start_config(no_popularity).weights for w in used)

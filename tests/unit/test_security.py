@@ -138,7 +138,7 @@ def test_status_output_carries_no_secret(tmp_path, caplog):
 
 
 def test_cli_status_json_and_its_error_path_carry_no_secret(tmp_path, monkeypatch, capsys):
-    from plugin.cli import main
+    from plugin.app.cli import main
 
     for key, value in secret_env(tmp_path).items():
         monkeypatch.setenv(key, value)

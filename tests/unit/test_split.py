@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bench.movielens import (
+from plugin.app.evaluation.movielens import (
     Interaction,
     Movie,
     build_split,

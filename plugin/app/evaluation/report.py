@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.scoring import METRIC_NAMES
+from plugin.app.evaluation.scoring import METRIC_NAMES
 
 
 def write_metrics(out_dir: Path, payload: Mapping[str, Any]) -> Path:
@@ -41,7 +41,7 @@ def write_markdown(out_dir: Path, lines: Sequence[str]) -> Path:
 
 
 def _pyplot() -> Any:
-    from plugin.plotting import pyplot
+    from plugin.app.plotting import pyplot
 
     return pyplot()
 

@@ -1,8 +1,8 @@
 """`interest eval`: quality on real data against simple baselines, on the running stack.
 
-``movielens``: next-item prediction on a per-user time split (``bench.eval_movielens``).
-``thucnews`` / ``toutiao``: a simulated topic switch on Chinese headlines
-(``bench.eval_drift``). Both write ``OUT/metrics.json``, ``OUT/results.md`` and PNG plots.
+``movielens``: next-item prediction on a per-user time split (``eval_movielens``).
+``thucnews`` / ``toutiao``: a simulated topic switch on Chinese headlines (``eval_drift``).
+Both write ``OUT/metrics.json``, ``OUT/results.md`` and PNG plots.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ def check_inputs(dataset: str, data_dir: str | Path) -> Path:
     if dataset not in DATASETS:
         raise InputError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
     if dataset == "movielens":
-        from bench.movielens import dataset_folder
+        from plugin.app.evaluation.movielens import dataset_folder
 
         return dataset_folder(data_dir)
-    from bench.eval_drift import FOLDERS, headlines_parent
+    from plugin.app.evaluation.eval_drift import FOLDERS, headlines_parent
 
     folder = headlines_parent(dataset, data_dir) / FOLDERS[dataset]
     if not folder.is_dir():
@@ -56,7 +56,7 @@ def run_eval(
     """
     folder, out = check_inputs(dataset, data_dir), Path(out_dir).expanduser()
     if dataset == "movielens":
-        from bench import eval_movielens
+        from plugin.app.evaluation import eval_movielens
 
         return eval_movielens.run(
             settings,
@@ -69,7 +69,7 @@ def run_eval(
         )
     if variants:
         raise InputError("--what-if is supported for movielens only")
-    from bench import eval_drift
+    from plugin.app.evaluation import eval_drift
 
     return eval_drift.run(
         settings,

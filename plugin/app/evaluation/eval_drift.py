@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from bench import report, stackio
-from bench.ranking import catalogue_coverage, intra_list_diversity, mean
+from plugin.app.evaluation import report, stackio
+from plugin.app.evaluation.ranking import catalogue_coverage, intra_list_diversity, mean
 from plugin.errors import InputError
 from plugin.settings import Settings
 
@@ -166,7 +166,7 @@ def run(
     """Run the drift simulation on the running stack; write and return ``metrics.json``."""
     import time
 
-    from bench.datasets import load_headlines
+    from plugin.app.evaluation.datasets import load_headlines
     from plugin.encoder import load_encoder
     from plugin.service import open_service
     from tasks.client import TaskClient

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.ranking import (
+from plugin.app.evaluation.ranking import (
     catalogue_coverage,
     intra_list_diversity,
     mean,

