@@ -9,12 +9,17 @@ recommend body exact/approx) ``--repeat`` times and prints, per body, the client
 ``took``, the query phase (rewrite + the top query's time, with its children: the knn
 clause, the script_score), the collector time and the fetch phase (where ``explain`` runs).
 One JSON object goes to stdout.
+
+``--took N`` measures instead of profiling: each body runs N times without ``profile`` (after
+one warm-up) and the report gives the median and the quartiles of Elasticsearch's ``took``,
+the number to compare scorer builds by (profiling adds a timer per document).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -74,13 +79,42 @@ def profiled(es: Any, index: str, body: dict[str, Any], repeat: int) -> dict[str
     return min(runs, key=lambda r: r["took_ms"])  # the least disturbed run
 
 
+def java_runtime(es: Any) -> str:
+    """The JVM the node runs on: the scorer's SIMD depends on it (see engine/README.md)."""
+    nodes = es.nodes.info(metric="jvm")["nodes"]
+    return ",".join(sorted({node["jvm"]["version"] for node in nodes.values()}))
+
+
+def timed(es: Any, index: str, body: dict[str, Any], runs: int) -> dict[str, Any]:
+    es.search(index=index, body=body)  # warm-up: segment-level caches, JIT
+    took = [es.search(index=index, body=body)["took"] for _ in range(runs)]
+    quartiles = statistics.quantiles(took, n=4) if runs > 1 else [took[0]] * 3
+    return {
+        "runs": runs,
+        "took_p50_ms": quartiles[1],
+        "took_p25_ms": quartiles[0],
+        "took_p75_ms": quartiles[2],
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.query_profile", description=__doc__)
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--num-candidates", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument(
+        "--took", type=int, default=0, metavar="N", help="time N unprofiled runs per body instead"
+    )
     args = parser.parse_args(argv)
+    if args.took < 0:
+        parser.error("--took must be 0 (profile) or a number of runs")
+
+    def measure(body: dict[str, Any]) -> dict[str, Any]:
+        if args.took:
+            return timed(es, index, body, args.took)
+        return profiled(es, index, body, args.repeat)
+
     settings = Settings.from_env()
     corpus = load_corpus(settings, data_dir(args.data_dir), DEFAULT_PER_SOURCE)
     index = f"bench-items-{args.items}"
@@ -92,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = replace(parse_meta(meta), similarity_floor=float(floor))
     now_ms = int(time.time() * 1000)
     report: dict[str, Any] = {"items": args.items, "query": query["text"]}
+    report["java"] = java_runtime(es)
     for mode in ("exact", "approx"):
         body = build_search_body(
             query["text"],
@@ -104,11 +139,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             mode=mode,
             num_candidates=args.num_candidates,
         )
-        report[f"search_{mode}"] = profiled(es, index, body, args.repeat)
+        report[f"search_{mode}"] = measure(body)
         bodies = build_recommend_bodies(
             user, config, size=SIZE, now_ms=now_ms, mode=mode, num_candidates=args.num_candidates
         )
-        report[f"recommend_{mode}_body0"] = profiled(es, index, bodies[0], args.repeat)
+        report[f"recommend_{mode}_body0"] = measure(bodies[0])
     es.close()
     for name, value in report.items():
         print(f"{name}: {value}", file=sys.stderr)

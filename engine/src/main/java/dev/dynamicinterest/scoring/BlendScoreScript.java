@@ -11,6 +11,7 @@ import java.util.Map;
 /** Scores the documents of one segment: reads their values and hands them to {@link BlendScorer}. */
 final class BlendScoreScript extends ScoreScript {
     private final BlendScorer scorer;
+    private final boolean needsScore;
     private final LeafFeatureReader reader;
     private final DocFeatures features = new DocFeatures();
     private final Breakdown breakdown = new Breakdown();
@@ -24,12 +25,14 @@ final class BlendScoreScript extends ScoreScript {
     ) {
         super(params, lookup, docReader);
         this.scorer = scorer;
+        this.needsScore = scorer.needsScore();
         this.reader = reader;
+        reader.prepare(features);
     }
 
     @Override
     public double execute(ExplanationHolder explanation) {
-        features.subQueryScore = scorer.needsScore() ? get_score() : 0;
+        features.subQueryScore = needsScore ? get_score() : 0;
         try {
             reader.read(_getDocId(), features);
         } catch (IOException e) {

@@ -10,8 +10,8 @@ import static dev.dynamicinterest.scoring.Component.QUERY;
 
 /**
  * The blend: score = sum of weight * component, every component in [0, 1].
- * Everything that depends only on the params (unit vectors, the user vector) is computed once here,
- * so {@link #score} allocates nothing and reads each document vector once.
+ * Everything that depends only on the params (unit vectors, the user vector, which components count) is decided
+ * once here, so {@link #score} allocates nothing and reads each document vector once.
  * A component whose weight is 0 is not computed and its document values need not be read.
  */
 public final class BlendScorer {
@@ -24,6 +24,14 @@ public final class BlendScorer {
     private final float[] user;
     private final float[][] clusters;
     private final float[] collab;
+    // Which components count: fixed by the params, so decided here once instead of for every document.
+    private final boolean scoresBm25;
+    private final boolean scoresQuery;
+    private final boolean scoresInterest;
+    private final boolean scoresFreshness;
+    private final boolean scoresCategory;
+    private final boolean scoresPopularity;
+    private final boolean scoresCollab;
 
     public BlendScorer(BlendParams params) {
         this.params = params;
@@ -34,6 +42,13 @@ public final class BlendScorer {
             clusters[i] = VectorMath.unit(params.clusters()[i]);
         }
         this.collab = params.collabVector() == null ? null : VectorMath.unit(params.collabVector());
+        this.scoresBm25 = weighted(BM25);
+        this.scoresQuery = weighted(QUERY) && query != null;
+        this.scoresInterest = weighted(INTEREST) && (user != null || clusters.length > 0);
+        this.scoresFreshness = weighted(FRESHNESS);
+        this.scoresCategory = weighted(CATEGORY) && params.categoryAffinity().isEmpty() == false;
+        this.scoresPopularity = weighted(POPULARITY);
+        this.scoresCollab = weighted(COLLABORATIVE) && collab != null;
     }
 
     /** u = (1 - a) * unit(long_term) + a * unit(short_term), an absent one adding nothing. */
@@ -61,41 +76,46 @@ public final class BlendScorer {
     }
 
     public boolean needsScore() {
-        return weighted(BM25);
+        return scoresBm25;
     }
 
     public boolean needsItemVector() {
-        return (weighted(QUERY) && query != null) || (weighted(INTEREST) && (user != null || clusters.length > 0));
+        return scoresQuery || scoresInterest;
     }
 
     public boolean needsCollabVector() {
-        return weighted(COLLABORATIVE) && collab != null;
+        return scoresCollab;
     }
 
     public boolean needsCreatedAt() {
-        return weighted(FRESHNESS);
+        return scoresFreshness;
     }
 
     public boolean needsCategory() {
-        return weighted(CATEGORY) && params.categoryAffinity().isEmpty() == false;
+        return scoresCategory;
     }
 
     public boolean needsPopularity() {
-        return weighted(POPULARITY);
+        return scoresPopularity;
     }
 
     /** Scores one document, filling {@code out} with each weighted contribution; never negative, never NaN. */
     public double score(DocFeatures doc, Breakdown out) {
         out.setBestCluster(-1);
-        out.set(BM25, weighted(BM25) ? params.weight(BM25) * bm25(doc.subQueryScore) : 0);
-        double itemNorm = doc.itemVector == null ? 0 : VectorMath.norm(doc.itemVector);
-        out.set(QUERY, weighted(QUERY) && query != null ? params.weight(QUERY) * textSimilarity(query, doc.itemVector, itemNorm) : 0);
-        out.set(INTEREST, weighted(INTEREST) ? params.weight(INTEREST) * interest(doc.itemVector, itemNorm, out) : 0);
-        out.set(FRESHNESS, weighted(FRESHNESS) && doc.hasCreatedAt ? params.weight(FRESHNESS) * freshness(doc.createdAtMillis) : 0);
-        out.set(CATEGORY, weighted(CATEGORY) ? params.weight(CATEGORY) * clamp01(doc.categoryAffinity) : 0);
-        out.set(POPULARITY, weighted(POPULARITY) ? params.weight(POPULARITY) * popularity(doc.popularity) : 0);
-        out.set(COLLABORATIVE, needsCollabVector() ? params.weight(COLLABORATIVE) * collaborative(doc.collabVector) : 0);
+        out.set(BM25, scoresBm25 ? params.weight(BM25) * bm25(doc.subQueryScore) : 0);
+        double itemNorm = norm(doc.itemVector, doc.unitItemVector);
+        out.set(QUERY, scoresQuery ? params.weight(QUERY) * textSimilarity(query, doc.itemVector, itemNorm) : 0);
+        out.set(INTEREST, scoresInterest ? params.weight(INTEREST) * interest(doc.itemVector, itemNorm, out) : 0);
+        out.set(FRESHNESS, scoresFreshness && doc.hasCreatedAt ? params.weight(FRESHNESS) * freshness(doc.createdAtMillis) : 0);
+        out.set(CATEGORY, scoresCategory ? params.weight(CATEGORY) * clamp01(doc.categoryAffinity) : 0);
+        out.set(POPULARITY, scoresPopularity ? params.weight(POPULARITY) * popularity(doc.popularity) : 0);
+        out.set(COLLABORATIVE, scoresCollab ? params.weight(COLLABORATIVE) * collaborative(doc.collabVector, doc.unitCollabVector) : 0);
         return out.total();
+    }
+
+    /** A document vector's norm, taken as 1 without reading it when its reader vouches that it is a unit vector. */
+    private static double norm(float[] v, boolean unit) {
+        return v == null ? 0 : unit ? 1 : VectorMath.norm(v);
     }
 
     /** s / (s + k): saturates unbounded BM25 scores into [0, 1]. */
@@ -145,8 +165,8 @@ public final class BlendScorer {
         return Math.min(1, Math.log1p(pop) / params.popularityNorm());
     }
 
-    double collaborative(float[] itemCollab) {
-        return itemCollab == null ? 0 : positiveCosine(collab, itemCollab, VectorMath.norm(itemCollab));
+    double collaborative(float[] itemCollab, boolean unit) {
+        return positiveCosine(collab, itemCollab, norm(itemCollab, unit));
     }
 
     /** The positive cosine rescaled from [similarity_floor, 1] to [0, 1]; the item-vector components use it. */

@@ -11,6 +11,12 @@ public final class DocFeatures {
     public float[] itemVector;
     /** The item's {@code collab_field} vector, or null when the document has none. */
     public float[] collabVector;
+    /**
+     * Whether every {@code itemVector} / {@code collabVector} of the segment has length 1 (see {@link UnitVectors}),
+     * so that a cosine is a plain dot product. Set once per segment; false makes the scorer compute the norm.
+     */
+    public boolean unitItemVector;
+    public boolean unitCollabVector;
     /** Whether the document has a {@code freshness_field} value. */
     public boolean hasCreatedAt;
     public long createdAtMillis;

@@ -10,9 +10,11 @@ import java.io.IOException;
  */
 final class KnnVectorReader implements VectorReader {
     private final FloatVectorValues values;
+    private final boolean unit;
 
-    KnnVectorReader(FloatVectorValues values) {
+    KnnVectorReader(FloatVectorValues values, boolean unit) {
         this.values = values;
+        this.unit = unit;
     }
 
     @Override
@@ -22,5 +24,10 @@ final class KnnVectorReader implements VectorReader {
             current = values.advance(doc);
         }
         return current == doc ? values.vectorValue() : null;
+    }
+
+    @Override
+    public boolean unit() {
+        return unit;
     }
 }

@@ -31,6 +31,12 @@ final class LeafFeatureReader {
         this.category = category;
     }
 
+    /** Fills what holds for every document of the segment; once, before the first {@link #read}. */
+    void prepare(DocFeatures out) {
+        out.unitItemVector = item != null && item.unit();
+        out.unitCollabVector = collab != null && collab.unit();
+    }
+
     void read(int doc, DocFeatures out) throws IOException {
         out.itemVector = item == null ? null : item.read(doc);
         out.collabVector = collab == null ? null : collab.read(doc);

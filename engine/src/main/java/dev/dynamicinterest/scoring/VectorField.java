@@ -84,7 +84,7 @@ final class VectorField {
         }
         if (info.getVectorDimension() > 0 && info.getVectorEncoding() == VectorEncoding.FLOAT32) {
             FloatVectorValues values = reader.getFloatVectorValues(name);
-            return values == null ? VectorReader.MISSING : new KnnVectorReader(values);
+            return values == null ? VectorReader.MISSING : new KnnVectorReader(values, UnitVectors.check(reader, info));
         }
         DenseVectorDocValuesField field = (DenseVectorDocValuesField) fieldData.load(context).getScriptFieldFactory(name);
         return new FieldDataVectorReader(field, name, param);

@@ -1,24 +1,17 @@
 package dev.dynamicinterest.scoring;
 
+import org.apache.lucene.util.VectorUtil;
+
 /** Float vector helpers; the per-document ones allocate nothing. */
 final class VectorMath {
     private VectorMath() {}
 
-    /** Dot product, four accumulators so the JIT can overlap the multiply-adds. */
+    /**
+     * Lucene's dot product: SIMD through the Panama vector API where the JVM allows it (Java 21+ with
+     * {@code jdk.incubator.vector}, as a full Elasticsearch distribution runs), an unrolled scalar loop otherwise.
+     */
     static double dot(float[] a, float[] b) {
-        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        int n = a.length;
-        int i = 0;
-        for (int end = n & ~3; i < end; i += 4) {
-            s0 += a[i] * b[i];
-            s1 += a[i + 1] * b[i + 1];
-            s2 += a[i + 2] * b[i + 2];
-            s3 += a[i + 3] * b[i + 3];
-        }
-        for (; i < n; i++) {
-            s0 += a[i] * b[i];
-        }
-        return (double) s0 + s1 + s2 + s3;
+        return VectorUtil.dotProduct(a, b);
     }
 
     static double norm(float[] v) {

@@ -9,4 +9,9 @@ interface VectorReader {
 
     /** The document's vector, or null when it has none; the array may be reused by the next call. */
     float[] read(int doc) throws IOException;
+
+    /** Whether every vector this reader returns has length 1 (see {@link UnitVectors}); false when not known. */
+    default boolean unit() {
+        return false;
+    }
 }

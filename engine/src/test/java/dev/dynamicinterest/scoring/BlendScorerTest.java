@@ -48,6 +48,18 @@ class BlendScorerTest {
     }
 
     @Test
+    void unitDocumentVectorsGiveTheSameCosinesWithoutTheirNorm() {
+        BlendScorer scorer = only(Component.QUERY, "query_vector", List.of(3, 4));
+        doc.itemVector = new float[] { 0.8f, 0.6f };
+        double withNorm = score(scorer);
+        doc.unitItemVector = true;
+        assertEquals(withNorm, score(scorer), 1e-7);
+        assertEquals(0.96, score(scorer), EPS);
+        doc.itemVector = new float[] { 8, 6 }; // the flag is trusted: the reader vouches for every vector
+        assertEquals(1, score(scorer));
+    }
+
+    @Test
     void scoresAreOnlyNeededForBm25() {
         assertFalse(only(Component.QUERY, "query_vector", List.of(1, 0)).needsScore());
         assertFalse(new BlendScorer(BlendParams.parse(Map.of("weights", Map.of("bm25", 0)), 0)).needsScore());
