@@ -1,8 +1,9 @@
 """Category model: TF-IDF over jieba/word tokens + calibrated logistic regression, versioned.
 
-Artifacts live in ``{state_dir}/models/categories/v{N}/`` (``model.joblib`` and ``meta.json``)
-with a ``current`` file naming the version in use. ``CategoryCache`` re-reads ``current`` when
-its mtime changes, so a worker picks up a retrained model without a restart.
+Artifacts live in ``{state_dir}/models/categories/v{N}/`` (``model.joblib`` and ``meta.json``),
+``state_dir`` being an index prefix's own (``Settings.prefix_state_dir``), with a ``current``
+file naming the version in use. ``CategoryCache`` re-reads ``current`` when its mtime changes,
+so a worker picks up a retrained model without a restart.
 """
 
 from __future__ import annotations

@@ -85,8 +85,12 @@ class PersonalizedSearch:
         settings: Settings,
         encoder: Encoder | None = None,
         segmenter: Segmenter | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ):
+        """``clock`` (seconds, monotonic) times the caches of ``_meta`` and the prior
+        candidates; tests pass one they advance instead of sleeping through a TTL."""
         self.es = es
+        self._clock = clock
         self.settings = settings
         self._encoder = encoder
         self._segmenter = segmenter
@@ -123,7 +127,7 @@ class PersonalizedSearch:
         """The blend in `_meta`, re-read at most every CONFIG_TTL_S seconds."""
         with self._lock:
             cached = self._config
-            if not fresh and cached is not None and cached[0] > time.monotonic():
+            if not fresh and cached is not None and cached[0] > self._clock():
                 return cached[1]
         meta = read_meta(self.es, self.items_alias)
         model = meta.get("model") or {}
@@ -131,7 +135,7 @@ class PersonalizedSearch:
             check_model(meta, self.model_identity())
         config = replace(parse_meta(meta), similarity_floor=float(model.get("similarity_floor", 0)))
         with self._lock:
-            self._config = (time.monotonic() + CONFIG_TTL_S, config)
+            self._config = (self._clock() + CONFIG_TTL_S, config)
             self._dims = int(model.get("dims") or 0)
             self._collab_version = _collab_version(meta)
         return config
@@ -353,7 +357,7 @@ class PersonalizedSearch:
             return ()
         with self._lock:
             cached = self._priors
-            if cached is not None and cached[0] > time.monotonic():
+            if cached is not None and cached[0] > self._clock():
                 return cached[1]
         searches: list[dict[str, Any]] = []
         for field in (POPULARITY_FIELD, FRESHNESS_FIELD):
@@ -367,7 +371,7 @@ class PersonalizedSearch:
             found += [str(hit["_id"]) for hit in response["hits"]["hits"] if "_id" in hit]
         priors = tuple(dict.fromkeys(found))
         with self._lock:
-            self._priors = (time.monotonic() + PRIOR_TTL_S, priors)
+            self._priors = (self._clock() + PRIOR_TTL_S, priors)
         return priors
 
     def _cold_start(

@@ -42,6 +42,17 @@ def _default_state_dir(env: Mapping[str, str]) -> Path:
     return Path(base) / "dynamic-interest"
 
 
+def checked_index_prefix(prefix: str) -> str:
+    """``prefix`` if Elasticsearch accepts it in index names and it is safe in paths."""
+    bare = prefix.replace("-", "").replace("_", "")
+    if not bare.isalnum() or not bare.isascii() or prefix != prefix.lower() or prefix[0] in "-_":
+        raise ConfigError(
+            f"{ENV_PREFIX}INDEX_PREFIX must be lowercase letters, digits, '-' or '_' (not first), "
+            f"got {prefix!r}"
+        )
+    return prefix
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable outside the index mappings; build with ``from_env``."""
@@ -104,6 +115,17 @@ class Settings:
     @property
     def effective_redis_url(self) -> str:
         return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
+
+    @property
+    def prefix_state_dir(self) -> Path:
+        """State that belongs to this index prefix (its category models, weight proposals)."""
+        return self.state_dir / "prefixes" / self.index_prefix
+
+    def for_prefix(self, prefix: str | None) -> Settings:
+        """These settings serving the indices of ``prefix`` (checked); ``None`` keeps them."""
+        if prefix is None or prefix == self.index_prefix:
+            return self
+        return replace(self, index_prefix=checked_index_prefix(prefix))
 
     def index_alias(self, name: str) -> str:
         """Alias under which index ``name`` (items, user_interests, ...) is served."""
@@ -168,12 +190,7 @@ class Settings:
             raise ConfigError(
                 f"{ENV_PREFIX}DEVICE must be one of {', '.join(DEVICES)}, got {device!r}"
             )
-        prefix = get("INDEX_PREFIX") or DEFAULT_INDEX_PREFIX
-        if not prefix.replace("-", "").replace("_", "").isalnum() or prefix != prefix.lower():
-            raise ConfigError(
-                f"{ENV_PREFIX}INDEX_PREFIX must be lowercase letters, digits, '-' or '_', "
-                f"got {prefix!r}"
-            )
+        prefix = checked_index_prefix(get("INDEX_PREFIX") or DEFAULT_INDEX_PREFIX)
         ca_path = get_path("ES_CA_PATH")
         if ca_path is not None and not ca_path.is_file():
             raise ConfigError(f"{ENV_PREFIX}ES_CA_PATH points to a missing file: {ca_path}")

@@ -6,6 +6,8 @@ import logging
 import time
 from typing import Any
 
+import redis
+
 from plugin.errors import ServiceUnavailable
 from plugin.es import check_reachable, make_es_client, scorer_mode
 from plugin.settings import Settings, redact_url
@@ -13,6 +15,7 @@ from stack.elasticsearch import default_node, start_node, stop_node
 from stack.processes import StackError
 from stack.redis import ping, start_redis, stop_redis
 from stack.worker import start_worker, stop_worker, worker_names
+from tasks.heartbeat import live_workers
 
 logger = logging.getLogger(__name__)
 
@@ -86,5 +89,18 @@ def status(settings: Settings) -> dict[str, Any]:
     return {
         "elasticsearch": es_status,
         "redis": {"url": redact_url(settings.effective_redis_url), "ok": redis_ok},
-        "workers": len(ping_workers(settings)) if redis_ok else 0,
+        "workers": len(heartbeating_workers(settings)) if redis_ok else 0,
     }
+
+
+def heartbeating_workers(settings: Settings) -> list[str]:
+    """Workers whose heartbeat is fresh (seconds old at most): a Redis read, no Celery."""
+    client = redis.Redis.from_url(
+        settings.effective_redis_url, socket_connect_timeout=1, socket_timeout=1
+    )
+    try:
+        return live_workers(client)
+    except (redis.RedisError, OSError):
+        return []
+    finally:
+        client.close()

@@ -6,9 +6,11 @@ from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import worker_ready, worker_shutdown
 from kombu import Queue  # type: ignore[attr-defined]
 
 from plugin.settings import Settings
+from tasks.heartbeat import Heartbeat
 
 ENCODE_QUEUE = "encode"
 DEFAULT_QUEUE = "default"
@@ -118,3 +120,19 @@ def retry_options(settings: Settings, retry_on: tuple[type[BaseException], ...])
 
 settings = Settings.from_env()
 app = create_app(settings)
+
+
+_heartbeats: list[Heartbeat] = []
+
+
+@worker_ready.connect
+def _start_heartbeat(sender: Any = None, **_: Any) -> None:
+    """Tell Redis this worker is alive (``interest status`` reads it without Celery)."""
+    hostname = getattr(sender, "hostname", None) or "worker"
+    _heartbeats.append(Heartbeat(settings.effective_redis_url, hostname).start())
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(**_: Any) -> None:
+    while _heartbeats:
+        _heartbeats.pop().stop()

@@ -77,8 +77,10 @@ class TaskClient:
         self._workers_seen_until = time.monotonic() + WORKER_CHECK_TTL_S
 
     def send(self, name: str, *args: Any, **kwargs: Any) -> AsyncResult:
-        """Queue one task; while Redis is briefly down, sending is retried for about 20 s
-        (``tasks.app.PUBLISH_RETRY_POLICY``) before ServiceUnavailable."""
+        """Queue one task for this client's index prefix; while Redis is briefly down, sending
+        is retried for about 20 s (``tasks.app.PUBLISH_RETRY_POLICY``) before ServiceUnavailable."""
+        # One worker serves several index prefixes: each task says whose indices it is for.
+        kwargs = {"prefix": self.settings.index_prefix, **kwargs}
         try:
             result = self.app.send_task(name, args=args, kwargs=kwargs)
         except OperationalError:

@@ -21,6 +21,7 @@ def index_items(
     refresh: bool = False,
     index: str | None = None,
     model: str | None = None,
+    prefix: str | None = None,
 ) -> dict[str, Any]:
     """Encode and upsert ``items``.
 
@@ -29,20 +30,22 @@ def index_items(
         refresh: wait until the batch is searchable.
         index: where to write (default: the items alias); a rebuild names its new index.
         model: encode with this model instead of the configured one (a rebuild's new model).
+        prefix: the sender's index prefix (its items alias and category model).
     """
     return run_index_items(
         items,
         es=get_es(),
         encoder=get_encoder(model),
-        index=index or get_settings().index_alias("items"),
+        index=index or get_settings(prefix).index_alias("items"),
         refresh="wait_for" if refresh else False,
-        categories=get_category_cache().get(),
+        categories=get_category_cache(prefix).get(),
     )
 
 
 @app.task(name="tasks.indexing.encode_texts")
 def encode_texts(
-    texts: list[str], kind: str = "passage", model: str | None = None
+    texts: list[str], kind: str = "passage", model: str | None = None, prefix: str | None = None
 ) -> list[list[float]]:
-    """Encode texts on the encode queue (used by hosts without a local model)."""
+    """Encode texts on the encode queue (used by hosts without a local model); like every task
+    it is sent with its sender's ``prefix``, which encoding does not need."""
     return [vector.tolist() for vector in get_encoder(model).encode(texts, kind=kind)]

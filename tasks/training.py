@@ -31,19 +31,19 @@ RECOMPUTE_CHUNK = 200
 
 @app.task(name="tasks.training.retrain_categories", **retry_options(settings, RETRY_ON))
 @retry_transient
-def retrain_categories() -> dict[str, Any]:
+def retrain_categories(prefix: str | None = None) -> dict[str, Any]:
     """Fit a new category model on items with a given category; workers pick it up."""
-    current = get_settings()
+    current = get_settings(prefix)
     return run_retrain_categories(
-        get_es(), items_index=current.index_alias("items"), state_dir=current.state_dir
+        get_es(), items_index=current.index_alias("items"), state_dir=current.prefix_state_dir
     )
 
 
 @app.task(name="tasks.training.propose_weights", **retry_options(settings, RETRY_ON))
 @retry_transient
-def propose_weights() -> dict[str, Any]:
+def propose_weights(prefix: str | None = None) -> dict[str, Any]:
     """Fit blend weights from the feedback log and store them for review (not applied)."""
-    current = get_settings()
+    current = get_settings(prefix)
     service = PersonalizedSearch(get_es(), settings=current)
     try:
         result = fit_from_log(service, apply=False)
@@ -51,14 +51,14 @@ def propose_weights() -> dict[str, Any]:
         logger.info("no weights proposal: %s", exc)
         return {"proposal": None, "skipped": str(exc)}
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = save_proposal(result, current.state_dir, stamp=stamp)
+    path = save_proposal(result, current.prefix_state_dir, stamp=stamp)
     logger.info("weights proposal written to %s", path)
     return {"proposal": str(path), "proposed": result["proposed"], "metrics": result["metrics"]}
 
 
 @app.task(name="tasks.training.refit_collab", **retry_options(settings, RETRY_ON))
 @retry_transient
-def refit_collab() -> dict[str, Any]:
+def refit_collab(prefix: str | None = None) -> dict[str, Any]:
     """Fit collaborative item factors from the stored events, write them on the items, then
     rebuild every user's collaborative vector with them (one task per chunk of users).
 
@@ -66,7 +66,7 @@ def refit_collab() -> dict[str, Any]:
         the ``_meta.collab`` summary plus ``recompute_tasks`` (the ids to wait for); with too
         few interactions, ``{"skipped": reason}`` and nothing changes.
     """
-    current = get_settings()
+    current = get_settings(prefix)
     es = get_es()
     items = current.index_alias("items")
     events = current.index_alias("user_events")
@@ -83,7 +83,9 @@ def refit_collab() -> dict[str, Any]:
         logger.info("no collab refit: %s", exc)
         return {"skipped": str(exc)}
     pending = [
-        recompute_collab.delay(users[start : start + RECOMPUTE_CHUNK], summary["version"]).id
+        recompute_collab.delay(
+            users[start : start + RECOMPUTE_CHUNK], summary["version"], prefix=prefix
+        ).id
         for start in range(0, len(users), RECOMPUTE_CHUNK)
     ]
     return {**summary, "recompute_users": len(users), "recompute_tasks": pending}
@@ -91,12 +93,12 @@ def refit_collab() -> dict[str, Any]:
 
 @app.task(name="tasks.training.recompute_collab", **retry_options(settings, RETRY_ON))
 @retry_transient
-def recompute_collab(users: list[str], version: int) -> dict[str, Any]:
+def recompute_collab(users: list[str], version: int, prefix: str | None = None) -> dict[str, Any]:
     """Rebuild these (pseudonymous) users' collaborative vectors with factors ``version``."""
     from tasks.events import get_processor
 
-    current = get_settings()
-    params: InterestParams = get_processor().params
+    current = get_settings(prefix)
+    params: InterestParams = get_processor(prefix).params
     rebuilt = 0
     for user in users:
         rebuilt += collab_store.recompute_user(

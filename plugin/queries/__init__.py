@@ -41,7 +41,12 @@ from plugin.queries.filters import (
     build_lexical_clause,
 )
 from plugin.queries.limits import PORTABLE_SEARCH_PARAMS
-from plugin.queries.params import build_blend_script, build_native_params, usable_clusters
+from plugin.queries.params import (
+    ScorerParams,
+    build_blend_script,
+    build_native_params,
+    usable_clusters,
+)
 from plugin.queries.portable import build_portable_search_body, rank_portable_hits
 from plugin.queries.recommend import (
     build_cold_start_body,
@@ -56,6 +61,7 @@ from plugin.queries.search import build_search_body
 
 __all__ = [
     "PORTABLE_SEARCH_PARAMS",
+    "ScorerParams",
     "build_blend_script",
     "build_candidates",
     "build_cold_start_body",

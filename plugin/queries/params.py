@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from plugin.blend import (
     CATEGORY_FIELD,
@@ -26,6 +26,33 @@ from plugin.types import (
 from plugin.weights import DEFAULT_WEIGHTS
 
 logger = logging.getLogger(__name__)
+
+
+class ScorerParams(TypedDict):
+    """The native scorer's params for one request, as ``engine/`` reads them (its contract:
+    ``plugin.blend`` mirrors it and ``mappings/golden`` holds the shared cases). Optional keys
+    are left out when absent or all-zero; mypy checks every key a caller reads or sets."""
+
+    weights: dict[str, float]
+    bm25_k: float
+    vector_field: str
+    now_millis: int
+    freshness_field: str
+    half_life_days: float
+    category_field: str
+    popularity_field: str
+    popularity_norm: float
+    collab_field: str
+    short_term_weight: float
+    cluster_mix: float
+    similarity_floor: NotRequired[float]
+    query_vector: NotRequired[list[float]]
+    long_term: NotRequired[list[float]]
+    short_term: NotRequired[list[float]]
+    clusters: NotRequired[list[list[float]]]
+    cluster_weights: NotRequired[list[float]]
+    category_affinity: NotRequired[dict[str, float]]
+    collab_vector: NotRequired[list[float]]
 
 
 def _clean_vector(name: str, vector: Sequence[float] | None) -> list[float] | None:
@@ -103,7 +130,7 @@ def build_native_params(
     now_ms: int,
     lexical: bool = True,
     cluster: int | None = None,
-) -> dict[str, Any]:
+) -> ScorerParams:
     """The params of the native scorer for one request.
 
     Args:
@@ -127,21 +154,21 @@ def build_native_params(
     """
     cold = profile is None or profile.is_empty
     query = _clean_vector("query_vector", query_vector)
-    params: dict[str, Any] = {
+    params: ScorerParams = {
         "weights": _effective_weights(
             config, cold=cold, lexical=lexical, has_query_vector=query is not None
         ),
-        "bm25_k": config.bm25_k,
+        "bm25_k": float(config.bm25_k),
         "vector_field": VECTOR_FIELD,
         "now_millis": int(now_ms),
         "freshness_field": FRESHNESS_FIELD,
-        "half_life_days": config.half_life_days,
+        "half_life_days": float(config.half_life_days),
         "category_field": CATEGORY_FIELD,
         "popularity_field": POPULARITY_FIELD,
-        "popularity_norm": config.popularity_norm,
+        "popularity_norm": float(config.popularity_norm),
         "collab_field": COLLAB_FIELD,
-        "short_term_weight": config.short_term_weight,
-        "cluster_mix": config.cluster_mix,
+        "short_term_weight": float(config.short_term_weight),
+        "cluster_mix": float(config.cluster_mix),
     }
     if config.similarity_floor > 0.0:
         # The model's cosine for unrelated texts: text cosines are rescaled to [0, 1] above it.
@@ -200,16 +227,16 @@ def build_native_params(
     return params
 
 
-def build_blend_script(params: Mapping[str, Any]) -> dict[str, Any]:
+def build_blend_script(params: ScorerParams) -> dict[str, Any]:
     """The ``script`` object of the native scorer; only the scorer's name is its source."""
     return {"source": SCRIPT_SOURCE, "lang": SCRIPT_LANG, "params": dict(params)}
 
 
-def params_user_vector(params: Mapping[str, Any]) -> list[float] | None:
+def params_user_vector(params: ScorerParams) -> list[float] | None:
     """u = (1 - alpha) * long_term + alpha * short_term, as the scorer forms it."""
-    alpha = float(params.get("short_term_weight", 0.0))
-    long_term: list[float] | None = params.get("long_term")
-    short_term: list[float] | None = params.get("short_term")
+    alpha = params["short_term_weight"]
+    long_term = params.get("long_term")
+    short_term = params.get("short_term")
     if long_term is None and short_term is None:
         return None
     size = len(long_term if long_term is not None else short_term or [])
@@ -220,16 +247,16 @@ def params_user_vector(params: Mapping[str, Any]) -> list[float] | None:
     return user if any(user) else None
 
 
-def knn_vector(params: Mapping[str, Any]) -> list[float] | None:
+def knn_vector(params: ScorerParams) -> list[float] | None:
     """What approximate retrieval searches near: the query, else the user, else a cluster."""
-    query: list[float] | None = params.get("query_vector")
+    query = params.get("query_vector")
     if query is not None:
         return query
     user = params_user_vector(params)
     if user is not None:
         return user
-    clusters: list[list[float]] = params.get("clusters") or []
-    weights: list[float] = params.get("cluster_weights") or []
+    clusters = params.get("clusters") or []
+    weights = params.get("cluster_weights") or []
     if clusters:
         return clusters[max(range(len(clusters)), key=lambda i: weights[i])]
     return None

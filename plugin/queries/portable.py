@@ -31,7 +31,7 @@ from plugin.queries.limits import (
     MIN_PORTABLE_POOL,
     VECTOR_SOURCE_FIELDS,
 )
-from plugin.queries.params import params_user_vector, usable_clusters
+from plugin.queries.params import ScorerParams, params_user_vector, usable_clusters
 from plugin.types import (
     SearchFilters,
     SearchHit,
@@ -47,7 +47,7 @@ def _iso_millis(now_ms: int) -> str:
 def build_portable_search_body(
     query_text: str | None,
     *,
-    params: Mapping[str, Any],
+    params: ScorerParams,
     segmented_query: str | None = None,
     filters: SearchFilters | None = None,
     size: int = 10,
@@ -89,8 +89,8 @@ def build_portable_search_body(
     """
     size = check_size(size)
     pool = check_size(pool_size or min(MAX_SIZE, max(4 * size, MIN_PORTABLE_POOL)), "pool_size")
-    weights: Mapping[str, float] = params["weights"]
-    k = float(params["bm25_k"])
+    weights = params["weights"]
+    k = params["bm25_k"]
     candidates_per_shard = candidate_count(num_candidates, pool)
     retrieval: list[dict[str, Any]] = []
     text = (query_text or "").strip()
@@ -111,14 +111,14 @@ def build_portable_search_body(
                 )
             )
 
-    beta = float(params.get("cluster_mix", 0.0))
+    beta = params["cluster_mix"]
     user = params_user_vector(params)
     if user is not None:
         knn(user, weights["interest"] * (1.0 - beta))
     for vector, cluster_weight in zip(
         params.get("clusters") or [], params.get("cluster_weights") or [], strict=True
     ):
-        knn(vector, weights["interest"] * beta * float(cluster_weight))
+        knn(vector, weights["interest"] * beta * cluster_weight)
     if "query_vector" in params:
         knn(params["query_vector"], weights["query"])
 
@@ -128,7 +128,7 @@ def build_portable_search_body(
         else {"match_all": {}}
     )
     query = filtered(main, filters)
-    affinity: Mapping[str, float] = params.get("category_affinity") or {}
+    affinity = params.get("category_affinity") or {}
     liked = sorted(
         ((name, min(1.0, value)) for name, value in affinity.items() if value > 0),
         key=lambda pair: -pair[1],
@@ -143,8 +143,8 @@ def build_portable_search_body(
 
     functions: list[dict[str, Any]] = []
     if weights["freshness"] > 0:
-        scale_ms = max(1, round(float(params["half_life_days"]) * MILLIS_PER_DAY))
-        decay = {"origin": _iso_millis(int(params["now_millis"])), "scale": f"{scale_ms}ms"}
+        scale_ms = max(1, round(params["half_life_days"] * MILLIS_PER_DAY))
+        decay = {"origin": _iso_millis(params["now_millis"]), "scale": f"{scale_ms}ms"}
         functions.append(
             {"exp": {FRESHNESS_FIELD: {**decay, "decay": 0.5}}, "weight": weights["freshness"]}
         )
@@ -156,7 +156,7 @@ def build_portable_search_body(
                     "modifier": "log1p",
                     "missing": 0,
                 },
-                "weight": weights["popularity"] * math.log(10.0) / float(params["popularity_norm"]),
+                "weight": weights["popularity"] * math.log(10.0) / params["popularity_norm"],
             }
         )
     if functions:
@@ -189,7 +189,7 @@ def _named_bm25(hit: Mapping[str, Any]) -> float:
 def rank_portable_hits(
     response: Mapping[str, Any],
     *,
-    params: Mapping[str, Any],
+    params: ScorerParams,
     profile: UserProfile | None,
     size: int,
 ) -> list[SearchHit]:

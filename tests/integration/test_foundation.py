@@ -144,6 +144,13 @@ def test_a_worker_encodes_with_the_real_model_and_writes(service, tasks, es, set
     assert float(np.dot(local, np.asarray(stored["embedding"]))) > 0.99
 
 
+def test_status_counts_the_worker_by_its_heartbeat_without_celery(settings):
+    from stack.control import heartbeating_workers, status
+
+    assert any(name.startswith("worker-1@") for name in heartbeating_workers(settings))
+    assert status(settings)["workers"] >= 1
+
+
 def test_stopping_and_starting_the_node_keeps_documents(es, settings):
     from stack.elasticsearch import default_node, start_node, stop_node
 

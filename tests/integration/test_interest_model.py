@@ -137,7 +137,7 @@ def test_worker_retrains_categories_and_labels_items_and_posts(
     assert tasks.index_items(labelled, batch_size=16, progress=False)["errors"] == []
     outcome = tasks.send("tasks.training.retrain_categories").get(timeout=TASK_TIMEOUT_S)
     assert outcome["version"] is not None and outcome["categories"] >= 3, outcome
-    model_dir = Path(settings.state_dir) / "models" / "categories" / f"v{outcome['version']}"
+    model_dir = settings.prefix_state_dir / "models" / "categories" / f"v{outcome['version']}"
     assert (model_dir / "model.joblib").is_file()
 
     unlabelled = {

@@ -11,7 +11,6 @@ import itertools
 import math
 import re
 import statistics
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -403,11 +402,25 @@ def test_search_without_history_is_plain_bm25_order(zh, es, settings, users, sco
 # --- 3. blend weights in _meta ----------------------------------------------------------
 
 
+class FakeClock:
+    """A monotonic clock that moves only when told (the service's cache TTLs)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def test_set_weights_reaches_the_next_query_and_can_be_rolled_back(
     service, es, settings, encoder, users, restore_weights
 ):
     before = restore_weights
-    reader = PersonalizedSearch(es, settings=settings, encoder=encoder)  # caches its config
+    clock = FakeClock()
+    reader = PersonalizedSearch(es, settings=settings, encoder=encoder, clock=clock)
     personal = ids(reader.search("best", user=users["sports"], size=15).hits)
     plain = ids(reader.search("best", size=15).hits)
     assert personal != plain  # personalisation matters for this query
@@ -416,7 +429,9 @@ def test_set_weights_reaches_the_next_query_and_can_be_rolled_back(
     changed = service.set_weights(only_bm25, note=f"bm25 only {RUN}")
     assert changed["version"] > before["version"]
     assert changed["weights"] == only_bm25 and changed["note"] == f"bm25 only {RUN}"
-    time.sleep(CONFIG_TTL_S + 0.3)  # the reader's cached blend expires; no restart
+    clock.advance(CONFIG_TTL_S - 0.1)  # the reader still uses the blend it cached
+    assert ids(reader.search("best", user=users["sports"], size=15).hits) == personal
+    clock.advance(0.2)  # now it has expired: the next query reads the new one; no restart
     after = reader.search("best", user=users["sports"], size=15)
     assert ids(after.hits) == plain
     assert all(hit.components["bm25"] == pytest.approx(hit.score) for hit in after.hits)
@@ -431,7 +446,7 @@ def test_set_weights_reaches_the_next_query_and_can_be_rolled_back(
     assert rolled["weights"] == pytest.approx(before["weights"])
     assert rolled["note"] == f"rollback to v{before['version']}"
     assert service.weights_history()[0]["version"] == rolled["version"]
-    time.sleep(CONFIG_TTL_S + 0.3)
+    clock.advance(CONFIG_TTL_S + 0.1)
     assert ids(reader.search("best", user=users["sports"], size=15).hits) == personal
 
 
@@ -482,10 +497,13 @@ def test_components_add_up_to_each_score(zh, users, scorer, mode):
 # native exact and portable mean 0.84, min 0.5; native approx and portable mean 1.0, min 1.0
 # (both blend lexical and knn candidates with the same formulas, while native exact blends
 # the lexical matches only, so items found only by meaning, e.g. Chinese items for an English
-# query, are portable-only). Recommendations: mean 0.92, min 0.8. Floors leave a margin.
+# query, are portable-only). Recommendations: mean 0.92, min 0.8 while this module shared its
+# index with others; on its own index (issue 18) 0.78, min 0.6 (6 users: 0.8 0.6 0.9 0.8 0.7
+# 0.9), old and new code alike: native recommends per interest cluster with quotas, portable
+# scores the whole profile in one pass. Floors leave a margin.
 NATIVE_EXACT_VS_PORTABLE = (0.75, 0.5)  # (mean, min)
 NATIVE_APPROX_VS_PORTABLE = (0.9, 0.8)
-RECOMMEND_NATIVE_VS_PORTABLE = (0.8, 0.6)
+RECOMMEND_NATIVE_VS_PORTABLE = (0.7, 0.5)
 
 
 def search_pairs(users: dict[str, str]) -> list[tuple[str, str]]:

@@ -393,7 +393,12 @@ def test_a_redelivered_task_without_event_times_is_applied_once(tasks, service, 
     task_id = uuid.uuid4().hex
     results = []
     for _ in range(2):  # the same message twice, as the broker redelivers it
-        pending = tasks.app.send_task("tasks.events.record_events", args=(batch,), task_id=task_id)
+        pending = tasks.app.send_task(
+            "tasks.events.record_events",
+            args=(batch,),
+            kwargs={"prefix": settings.index_prefix},
+            task_id=task_id,
+        )
         results.append(pending.get(timeout=120))
         pending.forget()  # else the second get() would read the first run's stored result
     assert [r["applied"] for r in results] == [1, 0]

@@ -330,7 +330,8 @@ def test_a_task_lost_in_a_redis_restart_is_sent_again_under_its_id(monkeypatch):
     pending = tasks.send("tasks.events.record_events", [{"user": "u"}], refresh=True)
     assert tasks.wait(pending, timeout=10) == {"applied": 1}
     first, again = app.sent
-    assert again == ("tasks.events.record_events", ([{"user": "u"}],), {"refresh": True}, "task-2")
+    sent_kwargs = {"prefix": "interest", "refresh": True}  # each task names its index prefix
+    assert again == ("tasks.events.record_events", ([{"user": "u"}],), sent_kwargs, "task-2")
     assert first[3] is None
 
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -17,6 +17,7 @@ from plugin.app.api.errors import install_error_handlers
 from plugin.app.api.health import HealthCheck, check_health
 from plugin.app.api.health import router as health_router
 from plugin.app.api.security import api_key_check, check_exposure
+from plugin.app.remote import PREFIX_HEADER
 from plugin.feedback import FeedbackLog
 from plugin.settings import Settings
 
@@ -63,6 +64,12 @@ def create_app(
         redoc_url=None,
     )
     install_error_handlers(app, settings)
+
+    @app.middleware("http")
+    async def name_the_prefix(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers[PREFIX_HEADER] = settings.index_prefix
+        return response
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:

@@ -45,13 +45,15 @@ class ApiContext:
         endpoint: str,
         user: str | None,
         query: str | None,
+        log: bool = True,
     ) -> dict[str, Any]:
-        """The hits as JSON with a request id; the impression is logged after the response
-        is sent, so the log costs the client nothing."""
+        """The hits as JSON with a request id; the impression (unless ``log`` is false) is
+        logged after the response is sent, so the log costs the client nothing."""
         payload = result_to_json(result)
         payload["request_id"] = new_request_id()
         response.headers["X-Request-ID"] = payload["request_id"]
-        background.add_task(self.log_impression, dict(payload), endpoint, user, query)
+        if log:
+            background.add_task(self.log_impression, dict(payload), endpoint, user, query)
         return payload
 
     def log_impression(

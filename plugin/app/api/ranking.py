@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Query, Response
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Response
 
 from plugin.app.api.context import ApiContext
 from plugin.app.api.models import Categories, ScorerParam, Since, Size, Until
+from plugin.app.remote import NO_IMPRESSION_HEADER
 from plugin.types import SearchFilters
 
 
@@ -18,6 +19,10 @@ def _filters(
     if not chosen and not since and not until:
         return None
     return SearchFilters(categories=chosen, created_from=since, created_to=until)
+
+
+# The CLI's queries (``plugin.app.remote``) are not a user's impressions.
+NoImpression = Annotated[str | None, Header(alias=NO_IMPRESSION_HEADER, include_in_schema=False)]
 
 
 def router(ctx: ApiContext) -> APIRouter:
@@ -35,6 +40,7 @@ def router(ctx: ApiContext) -> APIRouter:
         category: Categories = None,
         since: Since = None,
         until: Until = None,
+        no_impression: NoImpression = None,
     ) -> dict[str, Any]:
         """Personalised search: hits with score, components (adding up to it) and reason."""
         user = user.strip() if user and user.strip() else None
@@ -46,7 +52,15 @@ def router(ctx: ApiContext) -> APIRouter:
             scorer=scorer,
             filters=_filters(category, since, until),
         )
-        return ctx.answer(result, response, background, endpoint="search", user=user, query=q)
+        return ctx.answer(
+            result,
+            response,
+            background,
+            endpoint="search",
+            user=user,
+            query=q,
+            log=not no_impression,
+        )
 
     @api.get("/recommend")
     def recommend(
@@ -59,11 +73,20 @@ def router(ctx: ApiContext) -> APIRouter:
         category: Categories = None,
         since: Since = None,
         until: Until = None,
+        no_impression: NoImpression = None,
     ) -> dict[str, Any]:
         """What the user likely wants now; popular and fresh items for a new user."""
         result = ctx.service.recommend(
             user, size=size, mode=mode, scorer=scorer, filters=_filters(category, since, until)
         )
-        return ctx.answer(result, response, background, endpoint="recommend", user=user, query=None)
+        return ctx.answer(
+            result,
+            response,
+            background,
+            endpoint="recommend",
+            user=user,
+            query=None,
+            log=not no_impression,
+        )
 
     return api

@@ -33,34 +33,59 @@ def print_hits(args: argparse.Namespace, payload: dict[str, Any]) -> None:
     emit(args, payload, "\n".join(lines) or "no results")
 
 
-def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    from plugin.service import open_service, result_to_json
+def _asked_api(args: argparse.Namespace, settings: Settings, path: str) -> dict[str, Any] | None:
+    """The running API's answer (see plugin.app.remote), or None to answer in this process."""
+    if args.local:
+        return None
+    from plugin.app.remote import ask_running_api
 
-    with open_service(settings, segmenter=_segmenter()) as service:
-        result = service.search(
-            args.query,
-            user=args.user,
-            size=args.size,
-            mode=args.mode,
-            scorer=args.scorer,
-            filters=filters_from(args),
-        )
-    print_hits(args, result_to_json(result))
+    params = {
+        "q": getattr(args, "query", None),
+        "user": args.user,
+        "size": args.size,
+        "mode": args.mode,
+        "scorer": args.scorer,
+        "category": [c for c in (args.category or []) if c],
+        "since": args.since,
+        "until": args.until,
+    }
+    return ask_running_api(settings, path, params)
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    payload = _asked_api(args, settings, "/api/search")
+    if payload is None:
+        from plugin.service import open_service, result_to_json
+
+        with open_service(settings, segmenter=_segmenter()) as service:
+            result = service.search(
+                args.query,
+                user=args.user,
+                size=args.size,
+                mode=args.mode,
+                scorer=args.scorer,
+                filters=filters_from(args),
+            )
+        payload = result_to_json(result)
+    print_hits(args, payload)
     return 0
 
 
 def cmd_recommend(args: argparse.Namespace, settings: Settings) -> int:
-    from plugin.service import open_service, result_to_json
+    payload = _asked_api(args, settings, "/api/recommend")
+    if payload is None:
+        from plugin.service import open_service, result_to_json
 
-    with open_service(settings, need_encoder=False) as service:
-        result = service.recommend(
-            args.user,
-            size=args.size,
-            mode=args.mode,
-            scorer=args.scorer,
-            filters=filters_from(args),
-        )
-    print_hits(args, result_to_json(result))
+        with open_service(settings, need_encoder=False) as service:
+            result = service.recommend(
+                args.user,
+                size=args.size,
+                mode=args.mode,
+                scorer=args.scorer,
+                filters=filters_from(args),
+            )
+        payload = result_to_json(result)
+    print_hits(args, payload)
     return 0
 
 
@@ -74,6 +99,11 @@ def _ranking_options(p: argparse.ArgumentParser, default_mode: str) -> None:
     p.add_argument("--category", action="append", help="only this category (repeatable)")
     p.add_argument("--since", help="only items created at or after this ISO date")
     p.add_argument("--until", help="only items created at or before this ISO date")
+    p.add_argument(
+        "--local", action="store_true",
+        help="answer in this process even when `interest serve` runs here (which answers "
+        "at once: its clients and model are warm)",
+    )  # fmt: skip
 
 
 def register(add: AddCommand) -> None:
