@@ -119,8 +119,8 @@ def ensure_indices(
         model: the encoder's identity (name, dims, ...), stored in the items `_meta`.
         replicas: replica copies of each new index (default: ``settings.es_replicas``); a
             multi-node cluster survives the loss of a node with 1.
-        check_existing: also check the items' model and map fields added since (``init``);
-            False only creates what is missing (a worker before its first write).
+        check_existing: also check the items' model (``init``); False skips that check (a
+            worker before its first write). Fields added since are mapped either way.
 
     Returns:
         alias -> concrete index. Idempotent: existing indices are checked, not changed.
@@ -146,9 +146,10 @@ def ensure_indices(
                 if exc.error != "resource_already_exists_exception":
                     raise
             existing = concrete
-        elif check_existing:
-            if name == "items":
+        else:
+            if check_existing and name == "items":
                 check_model(read_meta(es, alias), model)
+            # Also for a worker before its first write: new code may write new fields.
             _add_missing_fields(es, alias, index_body(name, model=model, replicas=copies))
         result[alias] = existing
     return result

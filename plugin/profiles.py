@@ -63,7 +63,18 @@ def profile_from_document(user: str, document: Mapping[str, Any] | None) -> User
         recent_items=tuple(str(i) for i in document.get("recent_items") or []),
         collab_vector=_vector(document.get("collab_vector")),
         collab_version=_version(document.get("collab_version")),
+        item_votes=_votes(document.get("item_votes")),
     )
+
+
+def _votes(value: object) -> dict[str, float]:
+    """``{"items": [...], "weights": [...]}`` as item -> finite vote; anything else: none."""
+    if not isinstance(value, Mapping):
+        return {}
+    items, weights = value.get("items"), value.get("weights")
+    if not isinstance(items, list) or not isinstance(weights, list):
+        return {}
+    return _floats(dict(zip((str(i) for i in items), weights, strict=False)))
 
 
 def _share(value: object) -> float:

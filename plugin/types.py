@@ -101,6 +101,8 @@ class UserProfile:
     collab_vector: Vector | None = None
     # The item-factors version collab_vector was summed from (it is only comparable with it).
     collab_version: int | None = None
+    # Items acted on -> vote for their behaviour neighbours (largest |vote| 1, newest decay).
+    item_votes: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:

@@ -70,8 +70,24 @@ def to_document(
     if collab is not None:
         doc["collab_vector"] = collab
         doc["collab_version"] = state.collab_version
+    votes = readable_votes(state.item_votes)
+    if votes["items"]:
+        doc["item_votes"] = votes
     doc["state"] = _state_to_json(state)
     return doc
+
+
+def readable_votes(votes: Mapping[str, float]) -> dict[str, list[Any]]:
+    """Item votes strongest first, scaled so the largest magnitude is 1. Every vote decays
+    at one rate, so their ratios, all a ranking needs, hold at any later time."""
+    top = max((abs(v) for v in votes.values()), default=0.0)
+    if top == 0.0:
+        return {"items": [], "weights": []}
+    ranked = sorted(votes.items(), key=lambda kv: (-kv[1], kv[0]))
+    return {
+        "items": [item for item, _ in ranked],
+        "weights": [round(value / top, 6) for _, value in ranked],
+    }
 
 
 def from_document(doc: Mapping[str, Any] | None) -> InterestState:
@@ -120,6 +136,8 @@ def from_document(doc: Mapping[str, Any] | None) -> InterestState:
             next_cluster_id=int(raw.get("next_cluster_id", len(clusters) + 1)),
             collab=_optional_acc(raw.get("collab")),
             collab_version=optional_int(raw.get("collab_version")),
+            item_votes=_pairs_to_dict(raw.get("item_votes") or []),
+            votes_ref_ms=optional_int(raw.get("votes_ref_ms")),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InputError(f"malformed interest state: {exc}") from exc
@@ -191,6 +209,8 @@ def _state_to_json(state: InterestState) -> dict[str, Any]:
         "next_cluster_id": state.next_cluster_id,
         "collab": None if state.collab is None else _acc_to_json(state.collab),
         "collab_version": state.collab_version,
+        "item_votes": [[k, v] for k, v in state.item_votes.items()],
+        "votes_ref_ms": state.votes_ref_ms,
     }
 
 

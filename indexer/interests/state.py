@@ -192,6 +192,10 @@ class InterestState:
     # Decayed sum of acted-on items' collaborative factors, valid for one factors version.
     collab: DecayedVector | None = None
     collab_version: int | None = None
+    # Decayed votes of the items acted on (``vote_weights``), valued at ``votes_ref_ms``: what
+    # the items' behaviour neighbours are scored from.
+    item_votes: Mapping[str, float] = field(default_factory=dict)
+    votes_ref_ms: int | None = None
 
     @property
     def dims(self) -> int | None:

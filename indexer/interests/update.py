@@ -75,6 +75,7 @@ def apply_event(
     clusters = _prune_clusters(clusters, now, params, keep=touched)
     categories, keywords, affinity_ref = _update_affinities(state, event, weight, params)
     collab, collab_version = _update_collab(state, event, weight, params)
+    item_votes, votes_ref = _update_votes(state, event, params)
     return InterestState(
         long_term=long_term,
         short_term=short_term,
@@ -91,6 +92,8 @@ def apply_event(
         next_cluster_id=next_id,
         collab=collab,
         collab_version=collab_version,
+        item_votes=item_votes,
+        votes_ref_ms=votes_ref,
     )
 
 
@@ -289,6 +292,21 @@ def _update_affinities(
         bounded(keywords, params.max_keywords),
         ref,
     )
+
+
+def _update_votes(
+    state: InterestState, event: InterestEvent, params: InterestParams
+) -> tuple[Mapping[str, float], int | None]:
+    """Decay the item votes to the event (``vote_half_life_days``) and add its vote."""
+    vote = params.vote_weights.get(event.kind, 0.0) * event.intensity
+    if event.item_id is None or vote == 0.0:
+        return state.item_votes, state.votes_ref_ms
+    old, new, ref = decay_factors(
+        state.votes_ref_ms, event.time_ms, params.vote_half_life_days * DAY_MS, math.inf
+    )
+    votes = scaled(state.item_votes, old)
+    votes[event.item_id] = votes.get(event.item_id, 0.0) + vote * new
+    return bounded(votes, params.max_item_votes), ref
 
 
 def _update_recent(

@@ -583,3 +583,24 @@ def test_params_from_mapping_overrides_and_merges_event_weights() -> None:
 def test_params_from_mapping_invalid_raises(values: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         InterestParams.from_mapping(values)
+
+
+def test_item_votes_decay_by_kind_and_survive_the_document_round_trip() -> None:
+    day = DAY_MS
+    params = InterestParams(vote_half_life_days=10.0)
+    events = [
+        InterestEvent(kind="like", time_ms=0, item_id="old"),
+        InterestEvent(kind="dislike", time_ms=0, item_id="hated"),
+        InterestEvent(kind="click", time_ms=0, item_id="glanced"),  # votes 0 by default
+        InterestEvent(kind="like", time_ms=10 * day, item_id="new"),
+    ]
+    state = apply_events(InterestState(), events, params=params)
+    votes = dict(state.item_votes)
+    assert set(votes) == {"old", "hated", "new"}
+    assert votes["old"] / votes["new"] == pytest.approx(0.5)  # one half-life older
+    assert votes["hated"] == pytest.approx(-0.3 * votes["old"])
+    doc = to_document(state, user="u", now_ms=10 * day, params=params)
+    assert doc["item_votes"]["items"][0] == "new" and doc["item_votes"]["weights"][0] == 1.0
+    again = from_document(doc)
+    assert dict(again.item_votes) == pytest.approx(votes)
+    assert again.votes_ref_ms == state.votes_ref_ms

@@ -12,7 +12,10 @@ leaving out the items the user rated or tagged in training:
 * ``static-profile``: cosine to the mean vector of the user's training likes (no decay);
 * ``bm25-tags``: the user's training tags as one BM25 query over title and body
   (empty for users without tags, who are most users: see ``tag_users`` in the output);
-* ``item-cooccurrence``: item kNN (cosine, 50 neighbours) on the training like matrix.
+* ``item-cooccurrence``: item kNN (cosine, 50 neighbours) on the training like matrix;
+* ``ease``, ``rp3beta``, ``itemknn``, ``puresvd``: the strongest standard recommenders, each
+  tuned on a validation split carved from the training events only
+  (``plugin.app.evaluation.strong``; the chosen parameters are in ``metrics.json``).
 
 Only the evaluated users' events are replayed; the items' ``popularity`` counter starts at
 the other users' training clicks and likes, so after the replay it counts exactly the
@@ -36,12 +39,13 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from plugin.app.evaluation import baselines, report, stackio
+from plugin.app.evaluation import baselines, report, stackio, strong
 from plugin.app.evaluation.movielens import (
     ITEM_PREFIX,
     USER_PREFIX,
     Split,
     build_split,
+    dataset_folder,
     item_rows,
     leaks,
     load_movielens,
@@ -49,6 +53,7 @@ from plugin.app.evaluation.movielens import (
 )
 from plugin.app.evaluation.ranking import genre_diversity, mean
 from plugin.app.evaluation.scoring import LIST_SIZE, UserLists, all_metrics, list_sizes, subset
+from plugin.app.evaluation.strong import STRONG_METHODS
 from plugin.errors import InputError
 from plugin.settings import Settings
 
@@ -62,6 +67,7 @@ METHODS = (
     "static-profile",
     "bm25-tags",
     "item-cooccurrence",
+    *STRONG_METHODS,
 )
 # Measured on the 2-core machine while other jobs shared it (load ~5): 100 users (14,213
 # training events) replay in 6.6 min and rank in 0.7 min; the first run also indexes the
@@ -121,11 +127,13 @@ def run(
     seed: int = DEFAULT_SEED,
     progress: bool = True,
     variants: Mapping[str, Mapping[str, float]] | None = None,
+    retune: bool = False,
 ) -> dict[str, Any]:
     """Run the evaluation on the running stack; write and return ``metrics.json``'s content.
 
     ``variants``: extra methods, ``name -> weight overrides``, ranked like ``dynamic-interest``
-    on the same replayed state (what-if weights; ``_meta`` is not touched).
+    on the same replayed state (what-if weights; ``_meta`` is not touched). ``retune``: tune
+    the strong baselines again even when this dataset's tuning is stored.
     """
     from plugin.service import open_service
     from tasks.client import TaskClient
@@ -141,6 +149,9 @@ def run(
         raise InputError(f"{len(bad)} replayed events are at/after a cutoff, e.g. {bad[0]}")
     rows = item_rows(data.movies)
     ids = [str(row["id"]) for row in rows]
+    mark = time.perf_counter()
+    strong_lists, tuned = _strong_lists(settings, data_dir, split, chosen, data, retune=retune)
+    seconds["strong_baselines"] = round(time.perf_counter() - mark, 1)
     with open_service(settings, need_encoder=False) as service, TaskClient(settings) as tasks:
         service.init_indices()
         es, alias = service.es, service.items_alias
@@ -180,6 +191,7 @@ def run(
             progress=progress,
             variants=variants or {},
             feedback=feedback,
+            precomputed=strong_lists,
         )
         seconds["rank"] = round(time.perf_counter() - mark, 1)
     seconds["total"] = round(time.perf_counter() - started, 1)
@@ -190,6 +202,7 @@ def run(
     if variants:
         payload["variants"] = {name: dict(weights) for name, weights in variants.items()}
     payload["collab"] = collab  # factors: version, sizes, fit and write seconds
+    payload["tuned"] = tuned  # the strong baselines' parameters, chosen on validation
     _write(out_dir, payload)
     _write_lists(out_dir, evaluated)
     # Impressions with components and the future likes as clicks: input for
@@ -197,6 +210,34 @@ def run(
     with (out_dir / "feedback.jsonl").open("w", encoding="utf-8") as handle:
         handle.writelines(json.dumps(doc) + "\n" for doc in feedback)
     return payload
+
+
+def _strong_lists(
+    settings: Settings,
+    data_dir: Path,
+    split: Split,
+    chosen: Sequence[str],
+    data: Any,
+    *,
+    retune: bool,
+) -> tuple[dict[str, dict[str, list[str]]], dict[str, Any]]:
+    """Each strong baseline's list per chosen user, fitted on every user's training part
+    with the parameters tuned on validation (stored per dataset, reused by later runs)."""
+    movie_ids = list(data.movies)  # the catalogue order of ``item_rows``
+    position = {movie: i for i, movie in enumerate(movie_ids)}
+    fingerprint = strong.dataset_fingerprint(
+        path for path in dataset_folder(data_dir).iterdir() if path.suffix == ".csv"
+    )
+    store = strong.TunedStore(settings.prefix_state_dir / "eval")
+    tuned = strong.tuned_for(store, fingerprint, split, position, len(movie_ids), retune=retune)
+    interactions = strong.positives_matrix(split, position, len(movie_ids))
+    lists: dict[str, dict[str, list[str]]] = {user: {} for user in chosen}
+    for method in STRONG_METHODS:
+        scorer = strong.fit(method, interactions.matrix, tuned[method]["params"])
+        ranked = strong.rank_users(scorer, interactions, split, chosen, position, LIST_SIZE)
+        for user, items in ranked.items():
+            lists[user][method] = [ITEM_PREFIX + movie_ids[i] for i in items]
+    return lists, {"fingerprint": fingerprint, "methods": tuned}
 
 
 def _reset_popularity(
@@ -254,6 +295,7 @@ def _rank_all(
     progress: bool,
     variants: Mapping[str, Mapping[str, float]],
     feedback: list[dict[str, Any]] | None = None,
+    precomputed: Mapping[str, Mapping[str, list[str]]] | None = None,
 ) -> list[UserLists]:
     from tqdm import tqdm
 
@@ -298,6 +340,7 @@ def _rank_all(
             else baselines.top_ids(profile, ids, exclude, LIST_SIZE),
             "bm25-tags": _bm25(service, own.train, exclude),
             "item-cooccurrence": baselines.top_ids(knn.scores(liked), ids, exclude, LIST_SIZE),
+            **(precomputed or {}).get(user, {}),
         }
         for name, weights in variants.items():
             ranked = service.recommend(

@@ -47,9 +47,11 @@ def run_eval(
     seed: int | None = None,
     progress: bool = True,
     variants: Mapping[str, Mapping[str, float]] | None = None,
+    retune: bool = False,
 ) -> dict[str, Any]:
     """Run one evaluation; ``users`` (MovieLens: sample size, 0 = all; drift: user count);
-    ``variants`` (MovieLens): extra what-if weight overrides ranked as methods of their own.
+    ``variants`` (MovieLens): extra what-if weight overrides ranked as methods of their own;
+    ``retune`` (MovieLens): tune the strong baselines again.
 
     Raises:
         InputError: an unknown dataset or a missing data folder.
@@ -66,6 +68,7 @@ def run_eval(
             seed=eval_movielens.DEFAULT_SEED if seed is None else seed,
             progress=progress,
             variants=variants,
+            retune=retune,
         )
     if variants:
         raise InputError("--what-if is supported for movielens only")

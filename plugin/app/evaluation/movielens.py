@@ -20,22 +20,29 @@ from __future__ import annotations
 
 import csv
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from plugin.errors import InputError
 
 FOLDER_NAME = "movielens-ml-latest-small"
-FILES = ("ratings.csv", "tags.csv", "movies.csv")
+FILES = ("ratings.csv", "movies.csv")  # required; tags.csv is optional
+TAGS_FILE = "tags.csv"
+COLUMNS = {
+    "movies.csv": ("movieId", "title", "genres"),
+    "ratings.csv": ("userId", "movieId", "rating", "timestamp"),
+    TAGS_FILE: ("userId", "movieId", "tag", "timestamp"),
+}
 LIKE_MIN = 4.0
 DISLIKE_MAX = 2.0
 TEST_SHARE = 0.2
 NO_GENRE = "(no genres listed)"
 ITEM_PREFIX = "ml-"
 USER_PREFIX = "movielens-"
+Number = TypeVar("Number", int, float)
 
 
 @dataclass(frozen=True)
@@ -112,7 +119,7 @@ def dataset_folder(data_dir: str | Path) -> Path:
     """The MovieLens folder: ``data_dir`` itself or its ``movielens-ml-latest-small`` child.
 
     Raises:
-        InputError: neither holds ratings.csv, tags.csv and movies.csv.
+        InputError: neither holds ratings.csv and movies.csv.
     """
     base = Path(data_dir).expanduser()
     for folder in (base, base / FOLDER_NAME):
@@ -122,10 +129,10 @@ def dataset_folder(data_dir: str | Path) -> Path:
 
 
 def load_movielens(data_dir: str | Path) -> MovieLens:
-    """Movies, ratings and tags, read in place (CRLF-safe ``csv``).
+    """Movies, ratings and (when ``tags.csv`` is there) tags, read in place (CRLF-safe).
 
     Raises:
-        InputError: missing files or a malformed row.
+        InputError: a missing file or column, or a malformed row.
     """
     folder = dataset_folder(data_dir)
     movies = {}
@@ -133,24 +140,38 @@ def load_movielens(data_dir: str | Path) -> MovieLens:
         genres = tuple(g for g in row["genres"].split("|") if g and g != NO_GENRE)
         movies[row["movieId"]] = Movie(row["movieId"], row["title"].strip(), genres)
     events = []
-    for row in _rows(folder / "ratings.csv"):
-        rating = float(row["rating"])
+    for line, row in enumerate(_rows(folder / "ratings.csv"), start=2):
+        rating = _number(float, row["rating"], folder / "ratings.csv", line)
+        moment = _number(int, row["timestamp"], folder / "ratings.csv", line)
         kind = rating_kind(rating)
-        events.append(
-            Interaction(row["userId"], row["movieId"], int(row["timestamp"]), kind, rating=rating)
-        )
-    for row in _rows(folder / "tags.csv"):
-        text = " ".join(row["tag"].split())
+        events.append(Interaction(row["userId"], row["movieId"], moment, kind, rating=rating))
+    tags = folder / TAGS_FILE
+    for line, row in enumerate(_rows(tags) if tags.is_file() else [], start=2):
+        text = " ".join((row["tag"] or "").split())
         if text:
-            moment = int(row["timestamp"])
+            moment = _number(int, row["timestamp"], tags, line)
             events.append(Interaction(row["userId"], row["movieId"], moment, "post", text=text))
     return MovieLens(movies=movies, events=tuple(events))
 
 
+def _number(kind: Callable[[str], Number], text: str | None, path: Path, line: int) -> Number:
+    try:
+        return kind(text or "")
+    except ValueError:
+        raise InputError(f"{path}, line {line}: {text!r} is not a number") from None
+
+
 def _rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows:
+        reader = csv.DictReader(handle)
+        missing = [c for c in COLUMNS[path.name] if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(
+                f"{path} lacks the column(s) {', '.join(missing)}; the MovieLens layout has "
+                f"{', '.join(COLUMNS[path.name])}"
+            )
+        rows = list(reader)
+    if not rows and path.name != TAGS_FILE:
         raise InputError(f"{path} has no rows")
     return rows
 

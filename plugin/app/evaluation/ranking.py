@@ -8,7 +8,7 @@ users by the caller (``mean``), so every user counts once whatever the size of t
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Hashable, Iterable, Sequence
 
 import numpy as np
 
@@ -21,7 +21,7 @@ def _check_k(k: int) -> int:
     return k
 
 
-def recall_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float:
+def recall_at_k(ranked: Sequence[Hashable], relevant: Collection[Hashable], k: int) -> float:
     """Share of the relevant items found in the first ``k`` of ``ranked``.
 
     ``|top-k ∩ relevant| / |relevant|`` (not divided by ``min(k, |relevant|)``), so a user
@@ -34,7 +34,7 @@ def recall_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> flo
     return hits / len(relevant)
 
 
-def ndcg_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float:
+def ndcg_at_k(ranked: Sequence[Hashable], relevant: Collection[Hashable], k: int) -> float:
     """Normalised discounted cumulative gain with binary gains.
 
     ``DCG = Σ_{i ≤ k, ranked[i] relevant} 1 / log2(i + 1)`` (ranks from 1), divided by the
@@ -54,7 +54,7 @@ def ndcg_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float
 
 
 def reciprocal_rank(
-    ranked: Sequence[str], relevant: Collection[str], k: int | None = None
+    ranked: Sequence[Hashable], relevant: Collection[Hashable], k: int | None = None
 ) -> float:
     """``1 / rank`` of the first relevant item in ``ranked`` (within ``k`` if given), else 0.
 
@@ -67,7 +67,7 @@ def reciprocal_rank(
     return 0.0
 
 
-def catalogue_coverage(lists: Iterable[Sequence[str]], catalogue_size: int, k: int) -> float:
+def catalogue_coverage(lists: Iterable[Sequence[Hashable]], catalogue_size: int, k: int) -> float:
     """Share of the catalogue that appears in at least one user's top ``k``.
 
     Low coverage means every user gets the same few items (popularity's weakness).
