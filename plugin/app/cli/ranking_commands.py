@@ -52,41 +52,35 @@ def _asked_api(args: argparse.Namespace, settings: Settings, path: str) -> dict[
     return ask_running_api(settings, path, params)
 
 
-def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    payload = _asked_api(args, settings, "/api/search")
+def _rank(args: argparse.Namespace, settings: Settings, path: str) -> int:
+    """Ask the running API, else rank here: search when ``args`` has a query, else recommend."""
+    payload = _asked_api(args, settings, path)
     if payload is None:
         from plugin.service import open_service, result_to_json
 
-        with open_service(settings, segmenter=_segmenter()) as service:
-            result = service.search(
-                args.query,
-                user=args.user,
-                size=args.size,
-                mode=args.mode,
-                scorer=args.scorer,
-                filters=filters_from(args),
-            )
+        options = {
+            "size": args.size,
+            "mode": args.mode,
+            "scorer": args.scorer,
+            "filters": filters_from(args),
+        }
+        if path == "/api/search":
+            with open_service(settings, segmenter=_segmenter()) as service:
+                result = service.search(args.query, user=args.user, **options)
+        else:
+            with open_service(settings, need_encoder=False) as service:
+                result = service.recommend(args.user, **options)
         payload = result_to_json(result)
     print_hits(args, payload)
     return 0
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    return _rank(args, settings, "/api/search")
 
 
 def cmd_recommend(args: argparse.Namespace, settings: Settings) -> int:
-    payload = _asked_api(args, settings, "/api/recommend")
-    if payload is None:
-        from plugin.service import open_service, result_to_json
-
-        with open_service(settings, need_encoder=False) as service:
-            result = service.recommend(
-                args.user,
-                size=args.size,
-                mode=args.mode,
-                scorer=args.scorer,
-                filters=filters_from(args),
-            )
-        payload = result_to_json(result)
-    print_hits(args, payload)
-    return 0
+    return _rank(args, settings, "/api/recommend")
 
 
 def _ranking_options(p: argparse.ArgumentParser, default_mode: str) -> None:
