@@ -173,7 +173,8 @@ def fit_variant(
 ) -> np.ndarray:
     """Unit item factors ``V * S**power`` of a TruncatedSVD (rows unit first if ``row_norm``).
 
-    With ``dims=32, power=0.5, row_norm=False`` this is ``collab.fit_item_factors``, unpadded.
+    With ``dims=32, power=0.5, row_norm=False`` this was ``collab.fit_item_factors`` until
+    iALS replaced it (``indexer/collab.py`` says why); ``default_factors`` runs the current one.
     """
     from sklearn.decomposition import TruncatedSVD
 
@@ -313,7 +314,7 @@ def default_factors(bench: Bench, seed: int) -> tuple[np.ndarray, dict[str, Any]
         "users": fitted.users,
         "items": len(fitted.items),
         "interactions": fitted.interactions,
-        "explained_variance": round(fitted.explained_variance, 4),
+        "method": fitted.method,
     }
     return on_catalogue(fitted.items, fitted.vectors.astype(np.float64), bench.ids), info
 

@@ -132,11 +132,18 @@ def _existing_ids(es: Elasticsearch, index: str, ids: Sequence[str]) -> Iterator
 
 
 def refit(
-    es: Elasticsearch, *, items_index: str, events_index: str, write_meta_fn: Any
+    es: Elasticsearch,
+    *,
+    items_index: str,
+    events_index: str,
+    write_meta_fn: Any,
+    weights: Mapping[str, float] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Fit and write new factors.
 
-    ``write_meta_fn(summary)`` records the version (the caller owns the ``_meta`` write).
+    ``write_meta_fn(summary)`` records the version (the caller owns the ``_meta`` write);
+    ``weights``: how much each kind of event counts in the fit (the interest model's votes;
+    default ``collab.IMPLICIT_WEIGHTS``).
 
     Returns:
         The summary also stored in ``_meta.collab``, and the (pseudonymous) users whose
@@ -148,7 +155,11 @@ def refit(
     interactions = list(read_interactions(es, events_index))
     read_s = time.perf_counter() - started
     mark = time.perf_counter()
-    factors = fit_item_factors(interactions)
+    factors = (
+        fit_item_factors(interactions)
+        if weights is None
+        else fit_item_factors(interactions, weights=weights)
+    )
     fit_s = time.perf_counter() - mark
     version = new_version()
     mark = time.perf_counter()
@@ -161,7 +172,7 @@ def refit(
         "users": factors.users,
         "items": len(factors.items),
         "interactions": factors.interactions,
-        "explained_variance": round(factors.explained_variance, 4),
+        "method": factors.method,
         "fitted_at": datetime.now(UTC).isoformat(),
         "seconds": {"read": round(read_s, 2), "fit": round(fit_s, 2), "write": round(write_s, 2)},
         **counts,

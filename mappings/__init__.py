@@ -10,7 +10,7 @@ from typing import Any
 
 INDEX_NAMES = ("items", "user_interests", "user_events")
 # Indices created lazily by their own writers, not by `interest init` (see load_feedback).
-AUXILIARY_NAMES = ("feedback",)
+AUXILIARY_NAMES = ("feedback", "item_neighbours")
 VECTOR_FIELDS = {
     "items": ("embedding",),
     "user_interests": ("long_term", "short_term"),
@@ -49,3 +49,9 @@ def load(name: str, *, dims: int | None = None) -> dict[str, Any]:
 def load_feedback() -> dict[str, Any]:
     """Return a fresh copy of the impression/click log's body (no vectors, no model)."""
     return copy.deepcopy(_read("feedback"))
+
+
+def load_neighbours() -> dict[str, Any]:
+    """Return a fresh copy of the item neighbours' body (one document per item, written whole
+    by each refit into a new index behind the alias)."""
+    return copy.deepcopy(_read("item_neighbours"))

@@ -12,6 +12,7 @@ and tests can check a native score against it. Every component is in [0, 1] befo
 * category      clamp(category_affinity[item category], 0, 1); the best of several categories
 * popularity    min(1, ln(1 + max(0, popularity)) / popularity_norm)
 * collaborative max(0, cos(collab_vector, item collab))
+* neighbours    clamp(neighbour_scores[item id], 0, 1), the id being the item's ``id_field`` value
 
 A missing field or vector makes its component 0; a zero vector has cosine 0; an absent
 parameter takes the Java scorer's default (``now_millis``: the time of the call). The
@@ -46,6 +47,7 @@ FRESHNESS_FIELD = "created_at"
 CATEGORY_FIELD = "category"
 POPULARITY_FIELD = "popularity"
 COLLAB_FIELD = "collab"
+ID_FIELD = "id"
 DEFAULT_BM25_K = 5.0
 DEFAULT_HALF_LIFE_DAYS = 14.0
 DEFAULT_POPULARITY_NORM = math.log1p(1000)  # 1,000 interactions saturate the component
@@ -239,6 +241,17 @@ def _category(doc: Mapping[str, Any], params: Mapping[str, Any]) -> float:
     return best
 
 
+def _neighbours(doc: Mapping[str, Any], params: Mapping[str, Any]) -> float:
+    scores = params.get("neighbour_scores") or {}
+    if not isinstance(scores, Mapping):
+        raise InputError("param 'neighbour_scores' must be an object")
+    item_id = _first(doc.get(str(params.get("id_field", ID_FIELD))))
+    # Keyword doc values hold the id as text, so a numeric id matches its string form.
+    if item_id is None or str(item_id) not in scores:
+        return 0.0
+    return min(1.0, max(0.0, _number(scores, str(item_id), 0.0)))
+
+
 def _popularity(doc: Mapping[str, Any], params: Mapping[str, Any]) -> float:
     value = _first(doc.get(str(params.get("popularity_field", POPULARITY_FIELD))))
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -288,6 +301,7 @@ def evaluate(
                 f"{collab_field} vs collab_vector",
             ),
         ),
+        "neighbours": _neighbours(item_source, params),
     }
     weighted = {name: weights[name] * raw[name] for name in WEIGHT_NAMES}
     return BlendBreakdown(components=weighted, cluster=cluster, score=math.fsum(weighted.values()))

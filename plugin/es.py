@@ -195,6 +195,16 @@ def read_meta(es: Elasticsearch, alias: str) -> dict[str, Any]:
     return meta
 
 
+def meta_version(meta: Mapping[str, Any], section: str) -> int | None:
+    """The ``version`` of a fitted model recorded in ``_meta[section]`` (``collab``,
+    ``neighbours``), or None when there is none or it is malformed."""
+    summary = meta.get(section)
+    try:
+        return int(summary["version"]) if isinstance(summary, Mapping) else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def write_meta(es: Elasticsearch, alias: str, meta: Mapping[str, Any]) -> None:
     """Replace `_meta` of the index behind ``alias`` (a mapping update, no reindex)."""
     concrete = resolve_alias(es, alias)

@@ -6,7 +6,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -22,14 +22,17 @@ from plugin.es import (
     check_reachable,
     ensure_indices,
     make_es_client,
+    meta_version,
     read_meta,
     write_meta,
 )
 from plugin.es import scorer_mode as detect_scorer_mode
+from plugin.neighbours import NeighbourReader, vote_scores
 from plugin.privacy import forget_user, forget_users
 from plugin.profiles import fit_collab, fit_dims, profile_from_document
 from plugin.pseudonym import load_user_key, pseudonymize
 from plugin.queries import (
+    CANDIDATE_SOURCES,
     PORTABLE_SEARCH_PARAMS,
     build_cold_start_body,
     build_native_params,
@@ -57,9 +60,9 @@ from plugin.types import (
 from plugin.weights import (
     blend_to_meta,
     history,
+    overridden,
     parse_meta,
     rollback,
-    validate_weights,
     with_new_weights,
 )
 
@@ -71,6 +74,7 @@ PRIOR_TTL_S = 60.0
 # How long a blend read from `_meta` is reused: an admin's change shows within this time.
 CONFIG_TTL_S = 2.0
 MAX_QUERY_CHARS = 1000
+TITLE_CACHE = 50_000
 HAN = re.compile(r"[\u3400-\u9fff]")
 Segmenter = Callable[[str], str]
 
@@ -98,6 +102,9 @@ class PersonalizedSearch:
         self._scorer: str | None = None
         self._dims = 0  # the items' vector size, known once `_meta` was read
         self._collab_version: int | None = None  # the items' factors, from `_meta.collab`
+        self._neighbours_version: int | None = None  # the table, from `_meta.neighbours`
+        self._neighbours = NeighbourReader(es, settings.index_alias("item_neighbours"))
+        self._titles: dict[str, str] = {}  # voted items' titles, for reasons
         self._priors: tuple[float, tuple[str, ...]] | None = None
         self._lock = threading.Lock()
 
@@ -137,7 +144,8 @@ class PersonalizedSearch:
         with self._lock:
             self._config = (self._clock() + CONFIG_TTL_S, config)
             self._dims = int(model.get("dims") or 0)
-            self._collab_version = _collab_version(meta)
+            self._collab_version = meta_version(meta, "collab")
+            self._neighbours_version = meta_version(meta, "neighbours")
         return config
 
     def scorer_mode(self) -> str:
@@ -198,10 +206,45 @@ class PersonalizedSearch:
                     self._dims,
                     ", ".join(dropped),
                 )
+            profile = self._with_neighbours(profile)
         if profile is None or profile.is_empty:
             logger.info("no interests for user %s: plain ranking", self.pseudonym(user))
             return None
         return profile
+
+    def _with_neighbours(self, profile: UserProfile) -> UserProfile:
+        """The profile with what its item votes give other items (none before a refit)."""
+        version = self._neighbours_version
+        if version is None or not profile.item_votes:
+            return profile
+        rows = self._neighbours.rows(list(profile.item_votes), version)
+        signal = vote_scores(profile.item_votes, rows, self._neighbours.numbers)
+        if not signal.scores:
+            return profile
+        titles = self._item_titles(set(signal.because.values()))
+        return replace(
+            profile,
+            neighbour_scores=signal.scores,
+            neighbour_because={
+                item: titles.get(source, source) for item, source in signal.because.items()
+            },
+        )
+
+    def _item_titles(self, items: set[str]) -> dict[str, str]:
+        """Titles of ``items`` (cached per process; an item without one keeps its id)."""
+        missing = sorted(item for item in items if item not in self._titles)
+        if missing:
+            response = self.es.mget(index=self.items_alias, ids=missing, source_includes=["title"])
+            found = {
+                str(doc["_id"]): str((doc.get("_source") or {}).get("title") or doc["_id"])
+                for doc in response["docs"]
+                if doc.get("found")
+            }
+            with self._lock:
+                if len(self._titles) > TITLE_CACHE:
+                    self._titles = {}
+                self._titles.update(found)
+        return {item: self._titles[item] for item in items if item in self._titles}
 
     def forget(self, user: str) -> dict[str, int]:
         """Erase ``user``'s interests, events and logged impressions/clicks; counts removed."""
@@ -254,11 +297,15 @@ class PersonalizedSearch:
         mode: str = "exact",
         scorer: str | None = None,
         filters: SearchFilters | None = None,
+        weights: Mapping[str, float] | None = None,
     ) -> SearchResult:
-        """Results for ``query`` ranked for ``user``; an unknown user gets plain BM25 order."""
+        """Results for ``query`` ranked for ``user``; an unknown user gets plain BM25 order.
+        ``weights``: per-request overrides, as for ``recommend``."""
         checked = _mode(mode)  # for every scorer, not only where a body uses it
         scorer = self._scorer_for(scorer)
         config = self.blend_config()
+        if weights:
+            config = overridden(config, weights)
         profile = self.profile(user)
         text, vector, segmented = self._query_parts(query)
         now_ms = int(time.time() * 1000)
@@ -296,18 +343,20 @@ class PersonalizedSearch:
         scorer: str | None = None,
         filters: SearchFilters | None = None,
         weights: Mapping[str, float] | None = None,
+        sources: Collection[str] | None = None,
     ) -> SearchResult:
         """What ``user`` likely wants now: per-interest retrieval merged with quotas.
 
-        ``weights`` overrides some blend weights for this request only (what-if comparisons,
-        evaluation); ``_meta`` is not touched.
+        ``weights`` overrides some blend weights or parameters (e.g. ``diversity``) for this
+        request only (what-if comparisons, evaluation); ``_meta`` is not touched. ``sources``:
+        approximate retrieval's candidate sources (default all ``CANDIDATE_SOURCES``; fewer
+        to measure what each adds).
         """
         checked = _mode(mode)
         scorer = self._scorer_for(scorer)
         config = self.blend_config()
         if weights:
-            overridden = {**config.weights.as_dict(), **weights}
-            config = replace(config, weights=validate_weights(overridden))
+            config = overridden(config, weights)
         profile = self.profile(user)
         now_ms = int(time.time() * 1000)
         if profile is None:
@@ -335,18 +384,18 @@ class PersonalizedSearch:
             mode=checked,
             filters=filters,
             extra_candidates=self._prior_candidates() if checked == "approx" else (),
+            diversity=config.diversity,
+            sources=CANDIDATE_SOURCES if sources is None else sources,
         )
         searches: list[dict[str, Any]] = []
         for body in bodies:
             searches += [{"index": self.items_alias}, body]
         responses = self.es.msearch(searches=searches)["responses"]
-        clusters = recommend_clusters(profile)
-        merged = merge_recommendations(
-            responses,
-            cluster_quotas(profile, size, recent_share=config.short_term_weight),
-            size,
-            clusters=clusters,
+        clusters = recommend_clusters(profile, diversity=config.diversity)
+        quotas = cluster_quotas(
+            profile, size, recent_share=config.short_term_weight, diversity=config.diversity
         )
+        merged = merge_recommendations(responses, quotas, size, clusters=clusters)
         hits = [parse_hit(m.hit, profile=profile, cluster=m.cluster) for m in merged]
         return SearchResult(hits=tuple(hits), cold_start=False, mode=checked, scorer=scorer)
 
@@ -445,11 +494,3 @@ def open_service(
         yield PersonalizedSearch(es, settings=settings, encoder=encoder, segmenter=segmenter)
     finally:
         es.close()
-
-
-def _collab_version(meta: dict[str, Any]) -> int | None:
-    collab = meta.get("collab")
-    try:
-        return int(collab["version"]) if isinstance(collab, dict) else None
-    except (KeyError, TypeError, ValueError):
-        return None

@@ -20,6 +20,7 @@ WEIGHT_NAMES: tuple[str, ...] = (
     "category",
     "popularity",
     "collaborative",
+    "neighbours",
 )
 
 
@@ -34,6 +35,7 @@ class BlendWeights:
     category: float = 0.0
     popularity: float = 0.0
     collaborative: float = 0.0
+    neighbours: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return {name: float(getattr(self, name)) for name in WEIGHT_NAMES}
@@ -52,6 +54,9 @@ class BlendConfig:
     short_term_weight: float
     cluster_mix: float
     popularity_norm: float
+    # Share of a recommendation page split among the user's interests by quota; the rest is
+    # the best of the whole blend (1: every slot by interest, 0: one ranking).
+    diversity: float = 1.0
     version: int = 0
     updated_at: str | None = None
     note: str = ""
@@ -66,6 +71,7 @@ class BlendConfig:
             "short_term_weight": self.short_term_weight,
             "cluster_mix": self.cluster_mix,
             "popularity_norm": self.popularity_norm,
+            "diversity": self.diversity,
         }
 
 
@@ -103,6 +109,10 @@ class UserProfile:
     collab_version: int | None = None
     # Items acted on -> vote for their behaviour neighbours (largest |vote| 1, newest decay).
     item_votes: Mapping[str, float] = field(default_factory=dict)
+    # What the votes give other items (``plugin.neighbours``; set by the service per request):
+    # item -> score in (0, 1], and item -> the name of the voted item that gave it most.
+    neighbour_scores: Mapping[str, float] = field(default_factory=dict)
+    neighbour_because: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:
@@ -110,6 +120,8 @@ class UserProfile:
         if _has_signal(self.long_term) or _has_signal(self.short_term):
             return False
         if _has_signal(self.collab_vector):
+            return False
+        if any(score > 0 for score in self.neighbour_scores.values()):
             return False
         if any(c.weight > 0 and _has_signal(c.vector) for c in self.clusters):
             return False

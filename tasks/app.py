@@ -40,6 +40,12 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "tasks.training.refit_collab",
         "schedule": crontab(hour=2, minute=30),
     },
+    # Neighbours move with what people do now (the day's news, a new release): hourly; a
+    # refit over 100k events takes seconds (BENCHMARKS.md).
+    "refit-neighbours-hourly": {
+        "task": "tasks.training.refit_neighbours",
+        "schedule": crontab(minute=15),
+    },
     # Each click batch schedules a flush itself; this sweep catches a schedule that was lost
     # (its worker died before sending it) and flushes what it left pending.
     "flush-popularity": {

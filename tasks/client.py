@@ -275,6 +275,18 @@ class TaskClient:
             summary["rebuilt"] = rebuilt
         return summary
 
+    def refit_neighbours(self, *, timeout: float = RESULT_TIMEOUT_S) -> dict[str, Any]:
+        """Refit the item neighbours on a worker and wait for the swap to the new table.
+
+        Returns:
+            the worker's summary (``_meta.neighbours``), or ``{"skipped": reason}``.
+        """
+        self.require_workers()
+        summary: dict[str, Any] = self.wait(
+            self.send("tasks.training.refit_neighbours"), timeout=timeout
+        )
+        return summary
+
     def refresh(self, index: str) -> None:
         """Refresh ``index`` (an alias, a concrete index, or a short name such as "items")."""
         from mappings import INDEX_NAMES

@@ -1,5 +1,5 @@
-"""Scheduled retraining: the category model, collaborative item factors, and a blend-weights
-proposal (never applied).
+"""Scheduled retraining: the category model, collaborative item factors, item neighbours, and
+a blend-weights proposal (never applied).
 
 Run the scheduler next to the workers: ``celery -A tasks.app beat`` (see ``BEAT_SCHEDULE`` in
 ``tasks/app.py``).
@@ -12,7 +12,7 @@ from typing import Any
 
 from celery.utils.log import get_task_logger
 
-from indexer import collab_store
+from indexer import collab_store, neighbours_store
 from indexer.interests import InterestParams
 from indexer.training import retrain_categories as run_retrain_categories
 from plugin.errors import InputError
@@ -75,9 +75,15 @@ def refit_collab(prefix: str | None = None) -> dict[str, Any]:
         meta = read_meta(es, items)
         write_meta(es, items, {**meta, "collab": summary})
 
+    from tasks.events import get_processor
+
     try:
         summary, users = collab_store.refit(
-            es, items_index=items, events_index=events, write_meta_fn=record
+            es,
+            items_index=items,
+            events_index=events,
+            write_meta_fn=record,
+            weights=get_processor(prefix).params.vote_weights,
         )
     except InputError as exc:
         logger.info("no collab refit: %s", exc)
@@ -89,6 +95,39 @@ def refit_collab(prefix: str | None = None) -> dict[str, Any]:
         for start in range(0, len(users), RECOMPUTE_CHUNK)
     ]
     return {**summary, "recompute_users": len(users), "recompute_tasks": pending}
+
+
+@app.task(name="tasks.training.refit_neighbours", **retry_options(settings, RETRY_ON))
+@retry_transient
+def refit_neighbours(prefix: str | None = None) -> dict[str, Any]:
+    """Fit the item neighbours from the stored events into a new index and swap to it.
+
+    Returns:
+        the ``_meta.neighbours`` summary; with too few interactions ``{"skipped": reason}``
+        and the current table stays.
+    """
+    from tasks.events import get_processor
+
+    current = get_settings(prefix)
+    es = get_es()
+    items = current.index_alias("items")
+
+    def record(summary: dict[str, Any]) -> None:
+        meta = read_meta(es, items)
+        write_meta(es, items, {**meta, "neighbours": summary})
+
+    try:
+        return neighbours_store.refit(
+            es,
+            events_index=current.index_alias("user_events"),
+            neighbours_alias=current.index_alias("item_neighbours"),
+            vote_weights=get_processor(prefix).params.vote_weights,
+            write_meta_fn=record,
+            replicas=current.es_replicas,
+        )
+    except InputError as exc:
+        logger.info("no neighbours refit: %s", exc)
+        return {"skipped": str(exc)}
 
 
 @app.task(name="tasks.training.recompute_collab", **retry_options(settings, RETRY_ON))

@@ -74,7 +74,7 @@ def apply_event(
         clusters = _update_recency(clusters, touched, weight, event.time_ms, params)
     clusters = _prune_clusters(clusters, now, params, keep=touched)
     categories, keywords, affinity_ref = _update_affinities(state, event, weight, params)
-    collab, collab_version = _update_collab(state, event, weight, params)
+    collab, collab_version = _update_collab(state, event, params)
     item_votes, votes_ref = _update_votes(state, event, params)
     return InterestState(
         long_term=long_term,
@@ -119,15 +119,17 @@ def apply_events(
 
 
 def _update_collab(
-    state: InterestState, event: InterestEvent, weight: float, params: InterestParams
+    state: InterestState, event: InterestEvent, params: InterestParams
 ) -> tuple[DecayedVector | None, int | None]:
-    """Fold the item's factors into the user's collaborative sum (the long-term decay).
+    """Fold the item's factors into the user's collaborative sum, weighted and decayed as the
+    item votes are (``vote_weights``, ``vote_half_life_days``): both are the behaviour side.
 
     Sums are only valid within one factors version: factors newer than the user's start a
     new sum (the refit recomputes every user from their stored events, so nothing is lost
     for long), and factors older than the user's are skipped (already in the recompute).
     """
-    if event.collab is None or event.collab_version is None or weight == 0:
+    vote = params.vote_weights.get(event.kind, 0.0) * event.intensity
+    if event.collab is None or event.collab_version is None or vote == 0:
         return state.collab, state.collab_version
     current = state.collab_version
     if current is not None and event.collab_version < current:
@@ -137,11 +139,11 @@ def _update_collab(
     if base is not None and base.sum.shape != vector.shape:
         base = None  # factors of another size: same version cannot say so, start again
     collab = (base or DecayedVector.zeros(vector.size)).add(
-        weight * vector,
-        abs(weight),
+        vote * vector,
+        abs(vote),
         event.time_ms,
-        half_life_ms=params.long_half_life_days * DAY_MS,
-        half_life_events=params.long_half_life_events,
+        half_life_ms=params.vote_half_life_days * DAY_MS,
+        half_life_events=math.inf,
     )
     return collab, event.collab_version
 
@@ -160,8 +162,7 @@ def with_collab(
     for event in ordered:
         if event.collab is None:
             continue
-        weight = params.event_weights[event.kind] * event.intensity
-        collab, _ = _update_collab(fresh, event, weight, params)
+        collab, _ = _update_collab(fresh, event, params)
         fresh = replace(fresh, collab=collab)
     return replace(state, collab=fresh.collab, collab_version=version)
 

@@ -49,6 +49,7 @@ from plugin.queries.params import (
 )
 from plugin.queries.portable import build_portable_search_body, rank_portable_hits
 from plugin.queries.recommend import (
+    CANDIDATE_SOURCES,
     build_cold_start_body,
     build_recommend_bodies,
     build_top_items_body,
@@ -60,6 +61,7 @@ from plugin.queries.recommend import (
 from plugin.queries.search import build_search_body
 
 __all__ = [
+    "CANDIDATE_SOURCES",
     "PORTABLE_SEARCH_PARAMS",
     "ScorerParams",
     "build_blend_script",

@@ -81,6 +81,7 @@ def reason_for(
     profile: UserProfile | None,
     *,
     item_category: str | None = None,
+    liked: str | None = None,
 ) -> str:
     """One plain-language reason, from the largest contribution (bm25 and query together).
 
@@ -89,12 +90,14 @@ def reason_for(
         cluster_label: label of the interest cluster that matched best, if any.
         profile: the user, for a fallback label (top keyword or category).
         item_category: the item's category, named in the category reason.
+        liked: the voted item that lifted this one most (the neighbours reason names it).
     """
     search = components.get("bm25", 0.0) + components.get("query", 0.0)
     personal = {
         "interest": components.get("interest", 0.0),
         "category": components.get("category", 0.0),
         "collaborative": components.get("collaborative", 0.0),
+        "neighbours": components.get("neighbours", 0.0),
     }
     context = {
         "popularity": components.get("popularity", 0.0),
@@ -117,6 +120,8 @@ def reason_for(
         if best == "category":
             name = item_category or (_top(profile.categories) if profile else None)
             return f"in a category you like ({name})" if name else "in a category you like"
+        if best == "neighbours":
+            return f"because you liked {liked}" if liked else "goes with what you liked"
         return "liked by people with similar tastes"
     return "popular right now" if context["popularity"] > context["freshness"] else "fresh"
 
@@ -164,7 +169,13 @@ def parse_hit(
         title=str(source.get("title") or ""),
         score=float(hit.get("_score") or 0.0),
         components=components,
-        reason=reason_for(components, label, profile, item_category=category_of(source)),
+        reason=reason_for(
+            components,
+            label,
+            profile,
+            item_category=category_of(source),
+            liked=profile.neighbour_because.get(str(hit["_id"])) if profile else None,
+        ),
         cluster_label=label,
         source=public_source(source),
     )

@@ -24,7 +24,9 @@ VECTOR_SOURCE_FIELDS: tuple[str, ...] = (VECTOR_FIELD, COLLAB_FIELD)
 # An interest with this share of a user's (lasting + recent) attention always gets a slot.
 GUARANTEED_SHARE = 0.1
 # A cold user has none of these, so their weights are 0 and the rest keeps its proportions.
-PERSONAL_WEIGHTS: tuple[str, ...] = ("interest", "category", "collaborative")
+PERSONAL_WEIGHTS: tuple[str, ...] = ("interest", "category", "collaborative", "neighbours")
+# Learned from what people did rather than from the text: capped at the bm25 weight in a search.
+BEHAVIOUR_WEIGHTS: tuple[str, ...] = ("collaborative", "neighbours")
 LEXICAL_FIELDS: tuple[str, ...] = ("title^2", "body")
 KEYWORD_FIELDS: tuple[str, ...] = ("keywords", "tags")
 CHINESE_FIELD = "text_zh"

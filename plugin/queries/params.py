@@ -11,13 +11,14 @@ from plugin.blend import (
     CATEGORY_FIELD,
     COLLAB_FIELD,
     FRESHNESS_FIELD,
+    ID_FIELD,
     POPULARITY_FIELD,
     SCRIPT_LANG,
     SCRIPT_SOURCE,
     VECTOR_FIELD,
 )
 from plugin.errors import InputError
-from plugin.queries.limits import PERSONAL_WEIGHTS
+from plugin.queries.limits import BEHAVIOUR_WEIGHTS, PERSONAL_WEIGHTS
 from plugin.types import (
     BlendConfig,
     BlendWeights,
@@ -53,6 +54,8 @@ class ScorerParams(TypedDict):
     cluster_weights: NotRequired[list[float]]
     category_affinity: NotRequired[dict[str, float]]
     collab_vector: NotRequired[list[float]]
+    neighbour_scores: NotRequired[dict[str, float]]
+    id_field: NotRequired[str]
 
 
 def _clean_vector(name: str, vector: Sequence[float] | None) -> list[float] | None:
@@ -97,7 +100,13 @@ def _effective_weights(
     if cold:
         for name in PERSONAL_WEIGHTS:
             weights[name] = 0.0
-    if not lexical:
+    if lexical:
+        # In a search the typed words lead: a behaviour component, weighted for
+        # recommendations where it is the strongest signal, counts at most as much as BM25
+        # (else an item the user's history favours outranks the one that was asked for).
+        for name in BEHAVIOUR_WEIGHTS:
+            weights[name] = min(weights[name], weights["bm25"])
+    else:
         weights["bm25"] = 0.0
     if not has_query_vector:
         weights["query"] = 0.0
@@ -223,6 +232,9 @@ def build_native_params(
     collab = _clean_vector("collab_vector", profile.collab_vector)
     if collab is not None:
         params["collab_vector"] = collab
+    if profile.neighbour_scores and params["weights"].get("neighbours", 0.0) > 0:
+        params["neighbour_scores"] = dict(profile.neighbour_scores)
+        params["id_field"] = ID_FIELD
     _check_dims(dims)
     return params
 

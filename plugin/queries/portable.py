@@ -10,6 +10,7 @@ from typing import Any
 from plugin.blend import (
     CATEGORY_FIELD,
     FRESHNESS_FIELD,
+    ID_FIELD,
     MILLIS_PER_DAY,
     POPULARITY_FIELD,
     evaluate,
@@ -72,6 +73,8 @@ def build_portable_search_body(
     * popularity: ``field_value_factor`` ``log1p`` (log10(1 + p)) times
       ``w_popularity ln(10) / norm`` = w ln(1 + p) / norm, without the cap at 1.
     * collaborative: scored client-side only (the ``collab`` field may not be mapped).
+    * neighbours: the scored ids as one more candidate clause (boost ``w_neighbours``); their
+      own scores are applied client-side.
 
     Candidates are the lexical matches plus each knn clause's neighbours (everything
     filtered when there are neither). Run with ``PORTABLE_SEARCH_PARAMS``.
@@ -121,6 +124,9 @@ def build_portable_search_body(
         knn(vector, weights["interest"] * beta * cluster_weight)
     if "query_vector" in params:
         knn(params["query_vector"], weights["query"])
+    voted = params.get("neighbour_scores") or {}
+    if voted and weights.get("neighbours", 0.0) > 0:
+        retrieval.append({"ids": {"values": list(voted), "boost": weights["neighbours"]}})
 
     main: dict[str, Any] = (
         {"bool": {"should": retrieval, "minimum_should_match": 1}}
@@ -209,7 +215,9 @@ def rank_portable_hits(
     scored: list[SearchHit] = []
     for hit in response.get("hits", {}).get("hits", []):
         source: Mapping[str, Any] = hit.get("_source") or {}
-        breakdown = evaluate(source, params=params, bm25_score=_named_bm25(hit))
+        # The scorer reads the id from the `id` field; a hit's `_id` is the same id.
+        document = {ID_FIELD: str(hit["_id"]), **source}
+        breakdown = evaluate(document, params=params, bm25_score=_named_bm25(hit))
         label = cluster_label(profile, clusters, breakdown.cluster)
         scored.append(
             SearchHit(
@@ -218,7 +226,11 @@ def rank_portable_hits(
                 score=breakdown.score,
                 components=breakdown.components,
                 reason=reason_for(
-                    breakdown.components, label, profile, item_category=category_of(source)
+                    breakdown.components,
+                    label,
+                    profile,
+                    item_category=category_of(source),
+                    liked=profile.neighbour_because.get(str(hit["_id"])) if profile else None,
                 ),
                 cluster_label=label,
                 source=public_source(source),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -38,15 +38,31 @@ from plugin.weights import DEFAULT_WEIGHTS
 
 logger = logging.getLogger(__name__)
 
+# Where approximate recommendation finds its candidates: knn on the interest (or cluster)
+# vector, knn on the collaborative vector, the items the user's votes lift most (neighbours),
+# and the most popular and newest items.
+CANDIDATE_SOURCES = ("interest", "collaborative", "neighbours", "popular-new")
 
-def recommend_clusters(profile: UserProfile) -> list[int | None]:
-    """Which cluster each recommendation body is for (``None``: the whole profile)."""
+
+def recommend_clusters(profile: UserProfile, *, diversity: float = 1.0) -> list[int | None]:
+    """Which cluster each recommendation body is for (``None``: the whole profile).
+
+    ``diversity`` (the blend's): below 1 a body for the whole profile comes first and takes
+    ``1 - diversity`` of the page (``cluster_quotas``); at 0 it is the only one.
+    """
     indices = usable_clusters(profile)
-    return list(indices) if indices else [None]
+    if not indices or diversity <= 0.0:
+        return [None]
+    return [None, *indices] if diversity < 1.0 else list(indices)
 
 
-def cluster_quotas(profile: UserProfile, size: int, *, recent_share: float = 0.0) -> list[int]:
-    """How many of ``size`` recommendations each body gets, by cluster weight.
+def cluster_quotas(
+    profile: UserProfile, size: int, *, recent_share: float = 0.0, diversity: float = 1.0
+) -> list[int]:
+    """How many of ``size`` recommendations each body of ``recommend_clusters`` gets.
+
+    With a whole-profile body (``diversity`` < 1), it gets ``size - round(diversity * size)``
+    and the interests share the rest as below (none when that is 0).
 
     A cluster's share mixes its lasting weight (share of the clusters' weights) with its
     share of the user's recent activity, ``recent_share`` of the latter (the blend's
@@ -57,9 +73,13 @@ def cluster_quotas(profile: UserProfile, size: int, *, recent_share: float = 0.0
     instead of taking a slot of its own.
     """
     size = check_size(size)
-    targets = recommend_clusters(profile)
+    targets = recommend_clusters(profile, diversity=diversity)
     if targets == [None]:
         return [size]
+    if targets[0] is None:
+        shared = round(diversity * size)
+        split = cluster_quotas(profile, shared, recent_share=recent_share) if shared else []
+        return [size - shared, *(split or [0] * (len(targets) - 1))]
     chosen = [profile.clusters[i] for i in targets if i is not None]
     lasting = math.fsum(c.weight for c in chosen)
     recent = math.fsum(c.recent for c in chosen)
@@ -97,8 +117,11 @@ def build_recommend_bodies(
     explain: bool = True,
     source_fields: Sequence[str] = DEFAULT_SOURCE_FIELDS,
     extra_candidates: Sequence[str] = (),
+    diversity: float = 1.0,
+    sources: Collection[str] = CANDIDATE_SOURCES,
 ) -> list[dict[str, Any]]:
-    """One ``_msearch`` body per interest cluster (order of ``recommend_clusters``).
+    """One ``_msearch`` body per interest cluster (order of ``recommend_clusters``), and one
+    for the whole profile first when ``diversity`` < 1.
 
     Each body blends with the whole profile but only its own cluster (at weight 1), so each
     surfaces what is best for that interest; ``cluster_quotas`` then weights the clusters
@@ -122,6 +145,9 @@ def build_recommend_bodies(
         extra_candidates: item ids every approx body also scores (the most popular and the
             newest items: the blend ranks them high, but they are rarely the nearest
             neighbours of an interest's vector).
+        diversity: the blend's share of the page split by interest (``cluster_quotas``).
+        sources: the approx candidate sources used (``CANDIDATE_SOURCES``; fewer only to
+            measure what each adds).
 
     Raises:
         InputError: the profile is empty, or a bad size/mode.
@@ -136,7 +162,7 @@ def build_recommend_bodies(
     excluded = tuple(dict.fromkeys((*base.exclude_ids, *exclude_ids, *profile.recent_items)))
     body_filters = replace(base, exclude_ids=excluded)
     bodies: list[dict[str, Any]] = []
-    for cluster in recommend_clusters(profile):
+    for cluster in recommend_clusters(profile, diversity=diversity):
         params = build_native_params(
             profile, config, query_vector=None, now_ms=now_ms, lexical=False, cluster=cluster
         )
@@ -150,17 +176,37 @@ def build_recommend_bodies(
         vector = params["clusters"][0] if cluster is not None else knn_vector(params)
         if mode == "approx" and vector is not None:
             pool = candidate_count(num_candidates, fetch)
-            knn = build_knn_clause(vector, num_candidates=pool, filters=body_filters, k=pool)
-            collab = params.get("collab_vector")
-            if collab is not None and params["weights"].get("collaborative", 0.0) > 0:
-                # What people with similar taste liked is rarely near the text vector.
-                taste = build_knn_clause(
-                    collab, num_candidates=pool, filters=body_filters, k=pool, field=COLLAB_FIELD
+            retrieval: list[dict[str, Any]] = []
+            if "interest" in sources:
+                retrieval.append(
+                    build_knn_clause(vector, num_candidates=pool, filters=body_filters, k=pool)
                 )
-                knn = {"bool": {"should": [knn, taste], "minimum_should_match": 1}}
-            if extra_candidates:
-                also = {"ids": {"values": list(extra_candidates)}}
-                knn = {"bool": {"should": [knn, also], "minimum_should_match": 1}}
+            collab = params.get("collab_vector")
+            weighted_collab = params["weights"].get("collaborative", 0.0) > 0
+            if "collaborative" in sources and collab is not None and weighted_collab:
+                # What people with similar taste liked is rarely near the text vector.
+                retrieval.append(
+                    build_knn_clause(
+                        collab,
+                        num_candidates=pool,
+                        filters=body_filters,
+                        k=pool,
+                        field=COLLAB_FIELD,
+                    )
+                )
+            # The items the user's votes lift most, then the popular and newest ones.
+            also_ids = [
+                *(params.get("neighbour_scores", {}) if "neighbours" in sources else ()),
+                *(extra_candidates if "popular-new" in sources else ()),
+            ]
+            if also_ids:
+                retrieval.append({"ids": {"values": list(dict.fromkeys(also_ids))}})
+            if len(retrieval) == 1:
+                knn = retrieval[0]
+            else:
+                knn = {
+                    "bool": {"should": retrieval or [{"match_none": {}}], "minimum_should_match": 1}
+                }
             candidates = filtered(knn, body_filters)
         else:
             candidates = build_candidates(None, filters=body_filters)

@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +21,7 @@ import pytest
 
 from plugin.es import read_meta
 from plugin.types import SearchFilters
+from tests.integration.answering import while_answering
 
 pytestmark = pytest.mark.integration
 
@@ -142,28 +142,12 @@ def test_an_item_without_factors_is_scored_not_dropped(fitted, tasks, service):
 def test_refit_changes_the_version_and_ranking_answers_throughout(fitted, tasks, service):
     filters = SearchFilters(categories=(CATEGORY,))
     user = f"{CATEGORY}-a1"
-    failures: list[str] = []
-    answered = 0
-    stop = threading.Event()
 
-    def keep_asking() -> None:
-        nonlocal answered
-        while not stop.is_set():
-            try:
-                service.recommend(user, size=5, filters=filters, weights=WITH_COLLAB)
-                service.search("garden story", user=user, size=5)
-                answered += 1
-            except Exception as exc:  # any failure is what this loop looks for
-                failures.append(repr(exc))
+    def ask() -> None:
+        service.recommend(user, size=5, filters=filters, weights=WITH_COLLAB)
+        service.search("garden story", user=user, size=5)
 
-    asker = threading.Thread(target=keep_asking)
-    asker.start()
-    try:
-        again = tasks.refit_collab(timeout=TASK_TIMEOUT_S)
-    finally:
-        stop.set()
-        asker.join(timeout=60)
-    assert failures == [] and answered > 0
+    again, _ = while_answering(lambda: tasks.refit_collab(timeout=TASK_TIMEOUT_S), ask)
     assert again["version"] > fitted["version"]
     service.blend_config(fresh=True)  # what a TTL (CONFIG_TTL_S) later would read
     document = service.interest_document(user)

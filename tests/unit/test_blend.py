@@ -180,6 +180,26 @@ def test_collaborative_uses_collab_field() -> None:
     assert blend.components(_item(), params=params)["collaborative"] == 0.0
 
 
+def test_neighbours_is_the_clamped_score_of_the_item_id() -> None:
+    params = _params(neighbour_scores={"a": 0.4, "b": 2.0, "c": -1.0, "7": 0.3})
+    assert blend.components(_item(id="a"), params=params)["neighbours"] == pytest.approx(0.4)
+    assert blend.components(_item(id=["a"]), params=params)["neighbours"] == pytest.approx(0.4)
+    assert blend.components(_item(id="b"), params=params)["neighbours"] == 1.0
+    assert blend.components(_item(id="c"), params=params)["neighbours"] == 0.0
+    assert blend.components(_item(id=7), params=params)["neighbours"] == pytest.approx(0.3)
+    assert blend.components(_item(id="z"), params=params)["neighbours"] == 0.0
+    assert blend.components(_item(), params=params)["neighbours"] == 0.0
+    assert blend.components(_item(id="a"), params=_params())["neighbours"] == 0.0
+    with pytest.raises(InputError):  # like category_affinity: the value looked up is checked
+        blend.components(_item(id="a"), params=_params(neighbour_scores={"a": math.inf}))
+
+
+def test_neighbours_reads_the_id_field_param() -> None:
+    params = _params(neighbour_scores={"x": 0.5}, id_field="item_id")
+    assert blend.components(_item(item_id="x", id="y"), params=params)["neighbours"] == 0.5
+    assert blend.components(_item(id="x"), params=params)["neighbours"] == 0.0
+
+
 def test_weighted_components_add_up_to_score() -> None:
     weights = {
         "bm25": 0.35,
@@ -226,6 +246,7 @@ def test_missing_weights_count_as_zero() -> None:
         {"query_vector": [1.0, 0.0]},
         {"query_vector": [1.0, float("nan"), 0.0]},
         {"long_term": [1.0, 0.0, 0.0], "short_term": [1.0, 0.0]},
+        {"neighbour_scores": ["a"]},
     ],
 )
 def test_bad_params_raise_input_error(overrides: dict[str, Any]) -> None:

@@ -52,6 +52,8 @@ def test_the_golden_file_agrees_with_the_formulas_worked_by_hand() -> None:
     )
     assert expected_of("collaborative")["collaborative"] == pytest.approx(0.96)
     assert expected_of("category-best-clamped")["category"] == 1.0
+    assert expected_of("neighbours-above-one-clamped")["neighbours"] == 2.0
+    assert expected_of("neighbours-weight-zero")["neighbours"] == 0.0
 
 
 def test_an_absent_now_measures_freshness_from_the_clock() -> None:

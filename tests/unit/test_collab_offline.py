@@ -9,12 +9,9 @@ import scipy.sparse as sp
 from bench.collab_offline import (
     collab_scores,
     event_weights,
-    fit_variant,
-    on_catalogue,
     popularity_norm,
     top_positions,
 )
-from indexer import collab
 from plugin.app.evaluation import baselines
 from plugin.app.evaluation.movielens import Interaction as Event
 
@@ -55,19 +52,3 @@ def test_collab_scores_clip_negative_cosines_and_skip_users_without_direction() 
     scores = collab_scores(weights, factors)
     assert scores[0].tolist() == pytest.approx([1.0, 0.0, 0.0])
     assert scores[1].tolist() == [0.0, 0.0, 0.0]  # a like cancelled by its opposite
-
-
-def test_fit_variant_reproduces_fit_item_factors() -> None:
-    rng = np.random.default_rng(5)
-    events = [
-        collab.Interaction(f"u{u}", f"i{i}", "like" if (u + i) % 3 else "click")
-        for u in range(24)
-        for i in range(20)
-        if rng.random() < 0.5
-    ]
-    fitted = collab.fit_item_factors(events, dims=4)
-    matrix, _, items = collab.implicit_matrix(events)
-    variant = fit_variant(matrix, dims=4, power=0.5, row_norm=False, seed=7)
-    ids = list(fitted.items)
-    assert fitted.components == 4
-    assert np.allclose(on_catalogue(items, variant, ids), fitted.vectors, atol=1e-6)

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from indexer.neighbours import fit_sparse_ease
+from indexer.collab import Interaction
+from indexer.neighbours import fit_neighbour_table, fit_sparse_ease, out_neighbours
 from plugin.app.evaluation.strong import fit_ease
 from plugin.errors import InputError
+from plugin.neighbours import ItemNumbers, neighbour_document, parse_row, vote_scores
 from tests.unit.test_strong_baselines import two_groups
 
 
@@ -30,3 +32,67 @@ def test_with_every_item_a_candidate_it_is_dense_ease() -> None:
 def test_bad_parameters_are_refused() -> None:
     with pytest.raises(InputError, match="lambda"):
         fit_sparse_ease(two_groups(), lam=0.0)
+
+
+def _interactions(x: sp.csr_matrix, kind: str = "like") -> list[Interaction]:
+    rows, cols = x.nonzero()
+    return [
+        Interaction(user=f"u{r}", item=f"i{c}", kind=kind) for r, c in zip(rows, cols, strict=True)
+    ]
+
+
+def test_a_table_keeps_each_item_in_its_group_strongest_first_within_keep_out() -> None:
+    table = fit_neighbour_table(
+        _interactions(two_groups()), kinds=["like"], lam=1.0, candidates=50, keep_out=3
+    )
+    first = {f"i{n}" for n in range(6)}
+    assert set(table.out) == {f"i{n}" for n in range(12)}
+    for source, row in table.out.items():
+        assert 0 < len(row) <= 3
+        assert all((target in first) == (source in first) for target, _ in row)
+        weights = [weight for _, weight in row]
+        assert weights == sorted(weights, reverse=True)
+    assert table.users == 20 and table.pairs == sum(len(r) for r in table.out.values())
+
+
+def test_only_the_voting_kinds_are_learnt_from() -> None:
+    events = _interactions(two_groups(), kind="dislike")
+    with pytest.raises(InputError, match="like"):
+        fit_neighbour_table(events, kinds=["like"])
+
+
+def test_out_neighbours_keep_the_largest_magnitudes() -> None:
+    weights = sp.csr_matrix(np.array([[0.0, 0.5, -0.9, 0.1], [0.0, 0.0, 0.0, 0.0]]))
+    (targets, values), (empty, _) = out_neighbours(weights, 2)
+    assert targets.tolist() == [1, 2] and values.tolist() == [0.5, -0.9]
+    assert empty.size == 0
+
+
+def _packed(rows: dict[str, tuple[tuple[str, float], ...]]) -> tuple[dict, ItemNumbers]:
+    numbers = ItemNumbers()
+    return {item: numbers.pack(row) for item, row in rows.items()}, numbers
+
+
+def test_votes_sum_over_rows_scaled_by_the_best_and_name_the_strongest_voter() -> None:
+    rows, numbers = _packed(
+        {"a": (("x", 0.5), ("y", 0.2), ("b", 0.9)), "b": (("x", 0.1), ("z", 0.4))}
+    )
+    signal = vote_scores({"a": 1.0, "b": 0.5}, rows, numbers)
+    # x = 0.5 + 0.05, y = 0.2, z = 0.2; b is itself voted for, so it is not scored.
+    assert signal.scores == pytest.approx({"x": 1.0, "y": 0.2 / 0.55, "z": 0.2 / 0.55})
+    assert signal.because == {"x": "a", "y": "a", "z": "b"}
+    assert list(vote_scores({"a": 1.0, "b": 0.5}, rows, numbers, limit=1).scores) == ["x"]
+
+
+def test_a_dislike_pushes_its_neighbours_out() -> None:
+    rows, numbers = _packed({"a": (("x", 0.5), ("y", 0.5)), "d": (("y", 1.0),)})
+    signal = vote_scores({"a": 1.0, "d": -0.3}, rows, numbers)
+    assert set(signal.scores) == {"x", "y"} and signal.scores["y"] < signal.scores["x"]
+    assert vote_scores({"d": -1.0}, rows, numbers).scores == {}
+    assert vote_scores({"unknown": 1.0}, rows, numbers).scores == {}
+
+
+def test_the_stored_document_reads_back() -> None:
+    doc = neighbour_document("a", [("x", 0.1234567891), ("y", -0.5)], version=7)
+    assert doc["version"] == 7 and parse_row(doc) == (("x", 0.123457), ("y", -0.5))
+    assert parse_row({"neighbours": {"ids": ["x"], "weights": []}}) == ()

@@ -138,7 +138,14 @@ def test_native_params_cold_user_search_is_plain_bm25(profile: UserProfile | Non
 
 def test_native_params_warm_user_full_contract() -> None:
     params = build_native_params(_profile(), CONFIG, query_vector=[0.5, 0.5, 0.0], now_ms=NOW)
-    assert params["weights"] == CONFIG.weights.as_dict()
+    # A search: behaviour components count at most as much as bm25.
+    capped = {
+        name: min(CONFIG.weights.bm25, value) for name, value in CONFIG.weights.as_dict().items()
+    }
+    assert params["weights"] == {
+        **CONFIG.weights.as_dict(),
+        **{name: capped[name] for name in ("collaborative", "neighbours")},
+    }
     assert params["bm25_k"] == 5.0
     assert params["vector_field"] == "embedding"
     assert params["now_millis"] == NOW
@@ -413,6 +420,39 @@ def test_cluster_quotas_give_the_recent_interest_its_share_at_once() -> None:
     assert cluster_quotas(_profile(), 8, recent_share=0.5) == [6, 2]
 
 
+def test_diversity_gives_the_rest_of_the_page_to_one_whole_profile_ranking() -> None:
+    profile = _profile()
+    assert recommend_clusters(profile, diversity=1.0) == [0, 2]
+    assert recommend_clusters(profile, diversity=0.5) == [None, 0, 2]
+    assert recommend_clusters(profile, diversity=0.0) == [None]
+    assert cluster_quotas(profile, 8, diversity=1.0) == [6, 2]
+    assert cluster_quotas(profile, 8, diversity=0.5) == [4, 3, 1]  # 4 whole, interests 3:1
+    assert cluster_quotas(profile, 10, diversity=0.0) == [10]
+    assert cluster_quotas(profile, 10, diversity=0.04) == [10, 0, 0]  # rounds to no slots
+    bodies = build_recommend_bodies(profile, CONFIG, size=8, now_ms=NOW, diversity=0.5)
+    assert len(bodies) == 3
+    assert (
+        "clusters" not in _script(bodies[0])["params"]
+        or len(_script(bodies[0])["params"]["clusters"]) == 2
+    )  # the whole-profile body blends every usable interest
+
+
+def test_neighbour_scores_go_to_the_scorer_and_become_approx_candidates() -> None:
+    profile = _profile(neighbour_scores={"n1": 1.0, "n2": 0.4})
+    config = replace(CONFIG, weights=replace(CONFIG.weights, neighbours=0.5))
+    params = build_native_params(profile, config, query_vector=None, now_ms=NOW, lexical=False)
+    assert params["neighbour_scores"] == {"n1": 1.0, "n2": 0.4} and params["id_field"] == "id"
+    no_neighbours = replace(CONFIG, weights=replace(CONFIG.weights, neighbours=0.0))
+    off = build_native_params(profile, no_neighbours, query_vector=None, now_ms=NOW, lexical=False)
+    assert "neighbour_scores" not in off  # weight 0: nothing sent
+    bodies = build_recommend_bodies(profile, config, size=5, now_ms=NOW, mode="approx")
+    for body in bodies:
+        assert {"n1", "n2"} <= {item for ids in _find(body, "values") for item in ids}
+    assert not _profile(
+        long_term=None, short_term=None, clusters=(), categories={}, neighbour_scores={"x": 1.0}
+    ).is_empty
+
+
 def _response(*ids_scores: tuple[str, float]) -> dict[str, Any]:
     return {"hits": {"hits": [{"_id": i, "_score": s} for i, s in ids_scores]}}
 
@@ -493,7 +533,7 @@ def test_portable_body_maps_components_to_core_queries() -> None:
     named = retrieval[0]["bool"]["must"][0]["bool"]
     assert named["_name"] == "bm25"
     assert retrieval[0]["bool"]["boost"] == pytest.approx(CONFIG.weights.bm25 / 10.0)
-    boosts = sorted(round(c["knn"]["boost"], 6) for c in retrieval[1:])
+    boosts = sorted(c["knn"]["boost"] for c in retrieval[1:])
     # u: w_interest * 0.5; clusters: w_interest * 0.5 * 1 and * 1/3; query: w_query
     w = CONFIG.weights
     expected = [w.interest * 0.5, w.interest * 0.5, w.interest * 0.5 / 3, w.query]
@@ -607,6 +647,7 @@ COMPONENTS = {
     "category": 0.0,
     "popularity": 0.01,
     "collaborative": 0.0,
+    "neighbours": 0.02,
 }
 
 

@@ -66,6 +66,13 @@ def test_neighbour_methods_stay_inside_a_users_group(method: str, params: dict) 
     assert np.all(scores[:10, :6].sum(axis=1) > 0)
 
 
+def test_ials_ranks_a_users_own_group_first() -> None:
+    x = two_groups()
+    scores = strong.fit("ials", x, {"factors": 2, "lambda": 0.1, "alpha": 10.0})(np.arange(20))
+    assert np.all(scores[:10, :6].min(axis=1) > scores[:10, 6:].max(axis=1))
+    assert np.all(scores[10:, 6:].min(axis=1) > scores[10:, :6].max(axis=1))
+
+
 def test_rp3beta_keeps_at_most_k_neighbours_per_item() -> None:
     kept = strong.keep_top(sp.csr_matrix(np.arange(1.0, 26.0).reshape(5, 5)), 2)
     assert np.diff(kept.indptr).tolist() == [2] * 5
@@ -116,6 +123,7 @@ def test_tuning_is_stored_by_fingerprint_and_reused(tmp_path: Path, monkeypatch)
         "rp3beta": [{"alpha": 1.0, "beta": 0.0, "k": 4}],
         "itemknn": [{"k": 2}, {"k": 4}],
         "puresvd": [{"k": 2}, {"k": 4}],
+        "ials": [{"factors": 2, "lambda": 1.0, "alpha": 5.0}],
     }
     monkeypatch.setattr(strong, "GRIDS", small)
     store = strong.TunedStore(tmp_path / "eval")

@@ -16,6 +16,7 @@ from plugin.weights import (
     HISTORY_LIMIT,
     default_config,
     history,
+    overridden,
     parse_meta,
     rollback,
     validate_params,
@@ -341,3 +342,14 @@ def test_with_new_weights_version_stays_above_every_stored_one() -> None:
     meta["blend_history"].insert(0, {**meta["blend_history"][0], "version": 9})
     assert with_new_weights(meta, {"bm25": 1}, now_iso=NOW)["blend"]["version"] == 10
     assert rollback(meta, 9, now_iso=NOW)["blend"]["version"] == 10
+
+
+def test_a_request_overrides_weights_and_params_without_a_new_version() -> None:
+    config = default_config()
+    changed = overridden(config, {"neighbours": "0.5", "diversity": 0.25})
+    assert changed.weights.neighbours == 0.5 and changed.diversity == 0.25
+    assert changed.version == config.version and changed.weights.bm25 == config.weights.bm25
+    with pytest.raises(WeightsError, match="diversity"):
+        overridden(config, {"diversity": 1.5})
+    with pytest.raises(WeightsError, match="unknown"):
+        overridden(config, {"novelty": 1.0})

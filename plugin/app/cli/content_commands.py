@@ -1,10 +1,11 @@
-"""Content and users: index, event, events, interests, forget, rebuild, collab."""
+"""Content and users: index, event, events, interests, forget, rebuild, collab, neighbours."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from plugin.app.cli.common import AddCommand, emit, logger, raise_input
@@ -123,33 +124,60 @@ def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report["swapped"] else 1
 
 
-def cmd_collab(args: argparse.Namespace, settings: Settings) -> int:
+def _fit_or_status(
+    args: argparse.Namespace,
+    settings: Settings,
+    section: str,
+    refit: Callable[[Any], dict[str, Any]],
+    describe: Callable[[dict[str, Any]], str],
+) -> int:
+    """``fit``: ``refit(task client)`` on a worker and describe its summary; ``status``: the
+    summary stored in the items ``_meta[section]``."""
     from plugin.es import make_es_client, read_meta
 
     if args.action == "fit":
         from tasks.client import TaskClient
 
         with TaskClient(settings) as client:
-            summary = client.refit_collab()
+            summary = refit(client)
         if "skipped" in summary:
             emit(args, summary, f"nothing fitted: {summary['skipped']}")
-            return 0
+        else:
+            emit(args, summary, describe(summary))
+        return 0
+    es = make_es_client(settings)
+    try:
+        current = read_meta(es, settings.index_alias("items")).get(section)
+    finally:
+        es.close()
+    emit(args, {section: current}, json.dumps(current, indent=2) if current else "none fitted yet")
+    return 0
+
+
+def cmd_collab(args: argparse.Namespace, settings: Settings) -> int:
+    def describe(summary: dict[str, Any]) -> str:
         seconds = summary["seconds"]
-        text = (
+        return (
             f"collab factors v{summary['version']}: {summary['written']} items from "
             f"{summary['users']} users ({summary['interactions']} interactions, "
             f"{summary['components']} components); fit {seconds['fit']} s, write "
             f"{seconds['write']} s; {summary['rebuilt']} users rebuilt"
         )
-        emit(args, summary, text)
-        return 0
-    es = make_es_client(settings)
-    try:
-        collab = read_meta(es, settings.index_alias("items")).get("collab")
-    finally:
-        es.close()
-    emit(args, {"collab": collab}, json.dumps(collab, indent=2) if collab else "no factors yet")
-    return 0
+
+    return _fit_or_status(args, settings, "collab", lambda c: c.refit_collab(), describe)
+
+
+def cmd_neighbours(args: argparse.Namespace, settings: Settings) -> int:
+    def describe(summary: dict[str, Any]) -> str:
+        seconds = summary["seconds"]
+        return (
+            f"item neighbours v{summary['version']}: {summary['items']} items, "
+            f"{summary['pairs']} pairs from {summary['users']} users "
+            f"({summary['interactions']} {'/'.join(summary['kinds'])} interactions); read "
+            f"{seconds['read']} s, fit {seconds['fit']} s, write {seconds['write']} s"
+        )
+
+    return _fit_or_status(args, settings, "neighbours", lambda c: c.refit_neighbours(), describe)
 
 
 def register(add: AddCommand) -> None:
@@ -192,5 +220,12 @@ def register(add: AddCommand) -> None:
         "collab", cmd_collab,
         "collaborative item factors: fit them from the stored events (and rebuild every "
         "user's collaborative vector), or show the current version",
+    )  # fmt: skip
+    p.add_argument("action", choices=["fit", "status"])
+
+    p = add(
+        "neighbours", cmd_neighbours,
+        "item-to-item neighbours from behaviour (what people who liked an item liked next): "
+        "fit them from the stored events into a new table, or show the current version",
     )  # fmt: skip
     p.add_argument("action", choices=["fit", "status"])

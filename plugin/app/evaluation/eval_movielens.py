@@ -5,7 +5,8 @@ training events are replayed through the workers in time order (``plugin.app.eva
 explains the split and the clock shift), then every method lists 20 items per user,
 leaving out the items the user rated or tagged in training:
 
-* ``dynamic-interest``: ``PersonalizedSearch.recommend`` with the weights in ``_meta``;
+* ``dynamic-interest``: ``PersonalizedSearch.recommend`` with the weights in ``_meta``
+  (approximate retrieval, the service's default); ``-exact``: every item scored;
 * ``popularity``: most positive ratings in all users' training events;
 * ``recent-popularity``: most positives in the 90 days before the user's cutoff (filled
   up from ``popularity`` when that window has too few);
@@ -13,13 +14,16 @@ leaving out the items the user rated or tagged in training:
 * ``bm25-tags``: the user's training tags as one BM25 query over title and body
   (empty for users without tags, who are most users: see ``tag_users`` in the output);
 * ``item-cooccurrence``: item kNN (cosine, 50 neighbours) on the training like matrix;
-* ``ease``, ``rp3beta``, ``itemknn``, ``puresvd``: the strongest standard recommenders, each
-  tuned on a validation split carved from the training events only
+* ``ease``, ``ials``, ``rp3beta``, ``itemknn``, ``puresvd``: the strongest standard
+  recommenders, each tuned on a validation split carved from the training events only
   (``plugin.app.evaluation.strong``; the chosen parameters are in ``metrics.json``).
 
 Only the evaluated users' events are replayed; the items' ``popularity`` counter starts at
 the other users' training clicks and likes, so after the replay it counts exactly the
-training clicks and likes of all users, as a full replay would.
+training clicks and likes of all users, as a full replay would. The other users' training
+events are also stored as history (``user_events``, users ``movielens-history-*``), so the
+collaborative factors and the item neighbours are fitted on every user's training part, the
+data the strong baselines are fitted on.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from plugin.app.evaluation import baselines, report, stackio, strong
+from plugin.app.evaluation import baselines, eval_search, report, stackio, strong
 from plugin.app.evaluation.movielens import (
     ITEM_PREFIX,
     USER_PREFIX,
@@ -55,12 +59,14 @@ from plugin.app.evaluation.ranking import genre_diversity, mean
 from plugin.app.evaluation.scoring import LIST_SIZE, UserLists, all_metrics, list_sizes, subset
 from plugin.app.evaluation.strong import STRONG_METHODS
 from plugin.errors import InputError
+from plugin.queries import CANDIDATE_SOURCES
 from plugin.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 METHODS = (
     "dynamic-interest",
+    "dynamic-interest-exact",
     "dynamic-interest-no-collab",
     "popularity",
     "recent-popularity",
@@ -81,6 +87,8 @@ REPLAY_BATCH = 1000
 # Users ranked at once (threads: the work is requests to Elasticsearch).
 RANK_THREADS = 4
 POPULARITY_KINDS = ("click", "like")
+# Users of the other users' stored history (never ranked for, no interest documents).
+HISTORY_PREFIX = "movielens-history-"
 ACCURACY = ("ndcg@10", "recall@10", "recall@20", "mrr")
 BEYOND = ("coverage", "diversity")
 
@@ -128,12 +136,18 @@ def run(
     progress: bool = True,
     variants: Mapping[str, Mapping[str, float]] | None = None,
     retune: bool = False,
+    validation: bool = False,
+    ablate_sources: bool = False,
 ) -> dict[str, Any]:
     """Run the evaluation on the running stack; write and return ``metrics.json``'s content.
 
     ``variants``: extra methods, ``name -> weight overrides``, ranked like ``dynamic-interest``
     on the same replayed state (what-if weights; ``_meta`` is not touched). ``retune``: tune
-    the strong baselines again even when this dataset's tuning is stored.
+    the strong baselines again even when this dataset's tuning is stored. ``validation``:
+    the split is ``strong.validation_split`` of the time split (each user's last 20% of
+    training positives are the held-out part), so choices made on it never see the test part.
+    ``ablate_sources``: also rank without each approximate candidate source in turn
+    (``dynamic-interest-without-<source>``), to measure what each adds.
     """
     from plugin.service import open_service
     from tasks.client import TaskClient
@@ -142,6 +156,9 @@ def run(
     seconds: dict[str, float] = {}
     data = load_movielens(data_dir)
     split = build_split(e for e in data.events if e.item in data.movies)
+    tuning = split  # the strong baselines are tuned on its validation split either way
+    if validation:
+        split = strong.validation_split(split)
     chosen = sample_users(split, users, seed)
     replayed = split.training_events(chosen)
     bad = leaks(split, replayed)
@@ -150,7 +167,9 @@ def run(
     rows = item_rows(data.movies)
     ids = [str(row["id"]) for row in rows]
     mark = time.perf_counter()
-    strong_lists, tuned = _strong_lists(settings, data_dir, split, chosen, data, retune=retune)
+    strong_lists, tuned = _strong_lists(
+        settings, data_dir, split, chosen, data, retune=retune, tuning=tuning
+    )
     seconds["strong_baselines"] = round(time.perf_counter() - mark, 1)
     with open_service(settings, need_encoder=False) as service, TaskClient(settings) as tasks:
         service.init_indices()
@@ -173,13 +192,27 @@ def run(
         _reset_popularity(es, alias, split, chosen, ids)
         _replay(tasks, service, split, chosen, progress=progress)
         seconds["replay_events"] = round(time.perf_counter() - mark, 1)
+        mark = time.perf_counter()
+        stored = stackio.replace_history(
+            es,
+            settings.index_alias("user_events"),
+            HISTORY_PREFIX,
+            _history(split, sorted(set(split.users) - set(chosen))),
+        )
+        seconds["store_history"] = round(time.perf_counter() - mark, 1)
+        logger.info("stored %d history events of the other users", stored)
         # Factors from the replayed (training) events only, then every user rebuilt with them.
         mark = time.perf_counter()
         collab = tasks.refit_collab()
         seconds["collab_refit"] = round(time.perf_counter() - mark, 1)
         if "skipped" in collab:
             logger.warning("no collaborative factors: %s", collab["skipped"])
-        service.blend_config(fresh=True)  # the new factors' version, now
+        mark = time.perf_counter()
+        neighbours = tasks.refit_neighbours()
+        seconds["neighbours_refit"] = round(time.perf_counter() - mark, 1)
+        if "skipped" in neighbours:
+            logger.warning("no item neighbours: %s", neighbours["skipped"])
+        service.blend_config(fresh=True)  # the new factors' and neighbours' versions, now
         mark = time.perf_counter()
         feedback: list[dict[str, Any]] = []
         evaluated = _rank_all(
@@ -192,16 +225,29 @@ def run(
             variants=variants or {},
             feedback=feedback,
             precomputed=strong_lists,
+            ablations=CANDIDATE_SOURCES if ablate_sources else (),
         )
         seconds["rank"] = round(time.perf_counter() - mark, 1)
+        mark = time.perf_counter()
+        genres = {movie: m.genres for movie, m in data.movies.items()}
+        search = eval_search.run(service, split, chosen, genres, foreign, seed=seed)
+        seconds["search"] = round(time.perf_counter() - mark, 1)
     seconds["total"] = round(time.perf_counter() - started, 1)
-    methods = (*METHODS, *(variants or {}))
+    ablated = tuple(f"dynamic-interest-without-{s}" for s in CANDIDATE_SOURCES)
+    methods = (*METHODS, *(variants or {}), *(ablated if ablate_sources else ()))
     payload = _payload(
         split, chosen, evaluated, catalogue, replayed, seconds, users, seed, methods=methods
     )
     if variants:
         payload["variants"] = {name: dict(weights) for name, weights in variants.items()}
     payload["collab"] = collab  # factors: version, sizes, fit and write seconds
+    payload["neighbours"] = neighbours
+    payload["search"] = search  # personalised search vs BM25 on genre queries
+    if validation:
+        payload["validation"] = True
+        payload["split"] = (
+            "VALIDATION (training events only, test part unread): " + payload["split"]
+        )
     payload["tuned"] = tuned  # the strong baselines' parameters, chosen on validation
     _write(out_dir, payload)
     _write_lists(out_dir, evaluated)
@@ -220,6 +266,7 @@ def _strong_lists(
     data: Any,
     *,
     retune: bool,
+    tuning: Split,
 ) -> tuple[dict[str, dict[str, list[str]]], dict[str, Any]]:
     """Each strong baseline's list per chosen user, fitted on every user's training part
     with the parameters tuned on validation (stored per dataset, reused by later runs)."""
@@ -229,7 +276,7 @@ def _strong_lists(
         path for path in dataset_folder(data_dir).iterdir() if path.suffix == ".csv"
     )
     store = strong.TunedStore(settings.prefix_state_dir / "eval")
-    tuned = strong.tuned_for(store, fingerprint, split, position, len(movie_ids), retune=retune)
+    tuned = strong.tuned_for(store, fingerprint, tuning, position, len(movie_ids), retune=retune)
     interactions = strong.positives_matrix(split, position, len(movie_ids))
     lists: dict[str, dict[str, list[str]]] = {user: {} for user in chosen}
     for method in STRONG_METHODS:
@@ -238,6 +285,22 @@ def _strong_lists(
         for user, items in ranked.items():
             lists[user][method] = [ITEM_PREFIX + movie_ids[i] for i in items]
     return lists, {"fingerprint": fingerprint, "methods": tuned}
+
+
+def _history(split: Split, users: Sequence[str]) -> list[dict[str, Any]]:
+    """The training item events of ``users`` in the stored event shape (original times)."""
+    return [
+        {
+            "user": HISTORY_PREFIX + event.user,
+            "type": event.kind,
+            "item_id": ITEM_PREFIX + event.item,
+            "time": datetime.fromtimestamp(event.time, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+        }
+        for event in split.training_events(users)
+        if event.kind != "post"
+    ]
 
 
 def _reset_popularity(
@@ -296,6 +359,7 @@ def _rank_all(
     variants: Mapping[str, Mapping[str, float]],
     feedback: list[dict[str, Any]] | None = None,
     precomputed: Mapping[str, Mapping[str, list[str]]] | None = None,
+    ablations: Sequence[str] = (),
 ) -> list[UserLists]:
     from tqdm import tqdm
 
@@ -321,6 +385,7 @@ def _rank_all(
         liked = catalogue.positions([ITEM_PREFIX + e.item for e in own.train if e.positive])
         filters = SearchFilters(exclude_ids=(*sorted(exclude), *foreign))
         result = service.recommend(USER_PREFIX + user, size=LIST_SIZE, filters=filters)
+        exact = service.recommend(USER_PREFIX + user, size=LIST_SIZE, filters=filters, mode="exact")
         no_collab = service.recommend(
             USER_PREFIX + user, size=LIST_SIZE, filters=filters, weights={"collaborative": 0.0}
         )
@@ -328,6 +393,7 @@ def _rank_all(
         profile = baselines.profile_scores(liked, catalogue.vectors)
         lists = {
             "dynamic-interest": [hit.id for hit in result.hits],
+            "dynamic-interest-exact": [hit.id for hit in exact.hits],
             "dynamic-interest-no-collab": [hit.id for hit in no_collab.hits],
             "popularity": popular,
             "recent-popularity": baselines.fill(
@@ -342,6 +408,12 @@ def _rank_all(
             "item-cooccurrence": baselines.top_ids(knn.scores(liked), ids, exclude, LIST_SIZE),
             **(precomputed or {}).get(user, {}),
         }
+        for source in ablations:
+            kept = [other for other in CANDIDATE_SOURCES if other != source]
+            without = service.recommend(
+                USER_PREFIX + user, size=LIST_SIZE, filters=filters, sources=kept
+            )
+            lists[f"dynamic-interest-without-{source}"] = [hit.id for hit in without.hits]
         for name, weights in variants.items():
             ranked = service.recommend(
                 USER_PREFIX + user, size=LIST_SIZE, filters=filters, weights=weights
@@ -492,6 +564,10 @@ def _write(out_dir: Path, payload: dict[str, Any]) -> None:
         f"Users with training tags ({payload['tag_users']['users']}), where bm25-tags has input:",
         "",
         *report.metrics_table(payload["tag_users"]["methods"]),
+        "",
+        f"Search ({payload['search']['queries']} queries: {payload['search']['query_kind']}):",
+        "",
+        *report.metrics_table(payload["search"]["methods"], ("ndcg@10", "recall@10")),
         "",
         f"Cold-start users (no usable interests): {payload['cold_start_users']}. "
         f"Replayed events: {payload['replayed_events']}. Seconds: {payload['seconds']}.",

@@ -48,10 +48,14 @@ def run_eval(
     progress: bool = True,
     variants: Mapping[str, Mapping[str, float]] | None = None,
     retune: bool = False,
+    validation: bool = False,
+    ablate_sources: bool = False,
 ) -> dict[str, Any]:
     """Run one evaluation; ``users`` (MovieLens: sample size, 0 = all; drift: user count);
     ``variants`` (MovieLens): extra what-if weight overrides ranked as methods of their own;
-    ``retune`` (MovieLens): tune the strong baselines again.
+    ``retune`` (MovieLens): tune the strong baselines again; ``validation`` (MovieLens): on
+    the validation split carved from the training events (for choosing defaults);
+    ``ablate_sources`` (MovieLens): also rank without each candidate source in turn.
 
     Raises:
         InputError: an unknown dataset or a missing data folder.
@@ -69,9 +73,11 @@ def run_eval(
             progress=progress,
             variants=variants,
             retune=retune,
+            validation=validation,
+            ablate_sources=ablate_sources,
         )
-    if variants:
-        raise InputError("--what-if is supported for movielens only")
+    if variants or validation or ablate_sources:
+        raise InputError("--what-if, --validation and --ablate-sources are for movielens only")
     from plugin.app.evaluation import eval_drift
 
     return eval_drift.run(

@@ -90,6 +90,35 @@ def set_popularity(es: Elasticsearch, index: str, counts: Mapping[str, int]) -> 
     logger.info("set the popularity of %d items", ok)
 
 
+def replace_history(
+    es: Elasticsearch, index: str, user_prefix: str, events: Sequence[Mapping[str, Any]]
+) -> int:
+    """Store ``events`` (user, type, item_id, time) as already-applied events of users whose
+    ids start with ``user_prefix``, after deleting that prefix's earlier ones: the history of
+    users nobody ranks for, which the refits learn from as they would from a full replay."""
+    # Scan and delete (the embedded node has no _delete_by_query): another sample's history
+    # would otherwise hold some of this run's evaluated users twice.
+    earlier = scan(
+        es, index=index, query={"query": {"prefix": {"user": user_prefix}}, "_source": False}
+    )
+    deletions = ({"_op_type": "delete", "_index": h["_index"], "_id": h["_id"]} for h in earlier)
+    bulk(es, list(deletions), raise_on_error=False, refresh=True, chunk_size=2000)
+    actions = (
+        {
+            "_op_type": "index",
+            "_index": index,
+            "_id": f"{event['user']}:{event['type']}:{event['item_id']}:{event['time']}",
+            "_source": {**event, "event_id": f"{event['user']}:{n}", "applied": True},
+        }
+        for n, event in enumerate(events)
+    )
+    ok, errors = bulk(es, actions, raise_on_error=False, refresh=True, chunk_size=2000)
+    if errors:
+        count = errors if isinstance(errors, int) else len(errors)
+        raise InputError(f"could not store {count} history events")
+    return int(ok)
+
+
 def _common_prefix(ids: Sequence[str]) -> str:
     if not ids:
         return ""

@@ -13,6 +13,8 @@ import java.util.Set;
  * @param categoryAffinity affinity per category, already clamped to [0, 1]
  * @param clusterWeights   one weight in [0, 1] per cluster
  * @param similarityFloor  in [0, 1): the text-embedding cosine of unrelated texts, rescaled to 0
+ * @param idField          the keyword field holding the item's id, looked up in {@code neighbourScores}
+ * @param neighbourScores  score per item id, already clamped to [0, 1]
  */
 public record BlendParams(
     double[] weights,
@@ -34,7 +36,9 @@ public record BlendParams(
     String popularityField,
     double popularityNorm,
     String collabField,
-    float[] collabVector
+    float[] collabVector,
+    String idField,
+    Map<String, Double> neighbourScores
 ) {
     public static final double DEFAULT_BM25_K = 5.0;
     public static final double DEFAULT_HALF_LIFE_DAYS = 14.0;
@@ -60,7 +64,9 @@ public record BlendParams(
         "popularity_field",
         "popularity_norm",
         "collab_field",
-        "collab_vector"
+        "collab_vector",
+        "id_field",
+        "neighbour_scores"
     );
 
     /**
@@ -95,11 +101,13 @@ public record BlendParams(
             p.string("freshness_field", "created_at"),
             p.positive("half_life_days", DEFAULT_HALF_LIFE_DAYS),
             p.string("category_field", "category"),
-            clampedAffinities(p.numberMap("category_affinity")),
+            clamped01(p.numberMap("category_affinity")),
             p.string("popularity_field", "popularity"),
             p.positive("popularity_norm", DEFAULT_POPULARITY_NORM),
             p.string("collab_field", "collab"),
-            p.vector("collab_vector")
+            p.vector("collab_vector"),
+            p.string("id_field", "id"),
+            clamped01(p.numberMap("neighbour_scores"))
         );
         params.itemVectorParam(); // all vectors compared with the item vector must agree on a length
         return params;
@@ -173,9 +181,10 @@ public record BlendParams(
         return names.append(']').toString();
     }
 
-    private static Map<String, Double> clampedAffinities(Map<String, Double> given) {
+    /** Each value clamped to [0, 1], the range of every component. */
+    private static Map<String, Double> clamped01(Map<String, Double> given) {
         Map<String, Double> clamped = new HashMap<>();
-        given.forEach((category, affinity) -> clamped.put(category, Math.min(1.0, Math.max(0.0, affinity))));
+        given.forEach((term, value) -> clamped.put(term, Math.min(1.0, Math.max(0.0, value))));
         return Map.copyOf(clamped);
     }
 }

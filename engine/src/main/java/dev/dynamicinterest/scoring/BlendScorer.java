@@ -5,6 +5,7 @@ import static dev.dynamicinterest.scoring.Component.CATEGORY;
 import static dev.dynamicinterest.scoring.Component.COLLABORATIVE;
 import static dev.dynamicinterest.scoring.Component.FRESHNESS;
 import static dev.dynamicinterest.scoring.Component.INTEREST;
+import static dev.dynamicinterest.scoring.Component.NEIGHBOURS;
 import static dev.dynamicinterest.scoring.Component.POPULARITY;
 import static dev.dynamicinterest.scoring.Component.QUERY;
 
@@ -32,6 +33,7 @@ public final class BlendScorer {
     private final boolean scoresCategory;
     private final boolean scoresPopularity;
     private final boolean scoresCollab;
+    private final boolean scoresNeighbours;
 
     public BlendScorer(BlendParams params) {
         this.params = params;
@@ -49,6 +51,7 @@ public final class BlendScorer {
         this.scoresCategory = weighted(CATEGORY) && params.categoryAffinity().isEmpty() == false;
         this.scoresPopularity = weighted(POPULARITY);
         this.scoresCollab = weighted(COLLABORATIVE) && collab != null;
+        this.scoresNeighbours = weighted(NEIGHBOURS) && params.neighbourScores().isEmpty() == false;
     }
 
     /** u = (1 - a) * unit(long_term) + a * unit(short_term), an absent one adding nothing. */
@@ -99,6 +102,11 @@ public final class BlendScorer {
         return scoresPopularity;
     }
 
+    /** Whether the {@code id_field} values are read, to look them up in {@code neighbour_scores}. */
+    public boolean needsNeighbours() {
+        return scoresNeighbours;
+    }
+
     /** Scores one document, filling {@code out} with each weighted contribution; never negative, never NaN. */
     public double score(DocFeatures doc, Breakdown out) {
         out.setBestCluster(-1);
@@ -110,6 +118,7 @@ public final class BlendScorer {
         out.set(CATEGORY, scoresCategory ? params.weight(CATEGORY) * clamp01(doc.categoryAffinity) : 0);
         out.set(POPULARITY, scoresPopularity ? params.weight(POPULARITY) * popularity(doc.popularity) : 0);
         out.set(COLLABORATIVE, scoresCollab ? params.weight(COLLABORATIVE) * collaborative(doc.collabVector, doc.unitCollabVector) : 0);
+        out.set(NEIGHBOURS, scoresNeighbours ? params.weight(NEIGHBOURS) * clamp01(doc.neighbourScore) : 0);
         return out.total();
     }
 

@@ -8,7 +8,8 @@ public enum Component {
     FRESHNESS("freshness"),
     CATEGORY("category"),
     POPULARITY("popularity"),
-    COLLABORATIVE("collaborative");
+    COLLABORATIVE("collaborative"),
+    NEIGHBOURS("neighbours");
 
     private final String key;
 

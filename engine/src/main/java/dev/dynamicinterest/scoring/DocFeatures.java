@@ -24,4 +24,6 @@ public final class DocFeatures {
     public double categoryAffinity;
     /** The {@code popularity_field} value; 0 when missing. */
     public double popularity;
+    /** The clamped {@code neighbour_scores} value of the document's {@code id_field}; 0 when it has none. */
+    public double neighbourScore;
 }

@@ -23,6 +23,8 @@ final class FeatureFields {
     private final IndexNumericFieldData popularity;
     private final IndexOrdinalsFieldData category;
     private final Map<String, Double> affinity;
+    private final IndexOrdinalsFieldData id;
+    private final Map<String, Double> neighbourScores;
 
     private FeatureFields(
         VectorField item,
@@ -30,7 +32,9 @@ final class FeatureFields {
         IndexNumericFieldData createdAt,
         IndexNumericFieldData popularity,
         IndexOrdinalsFieldData category,
-        Map<String, Double> affinity
+        Map<String, Double> affinity,
+        IndexOrdinalsFieldData id,
+        Map<String, Double> neighbourScores
     ) {
         this.item = item;
         this.collab = collab;
@@ -38,6 +42,8 @@ final class FeatureFields {
         this.popularity = popularity;
         this.category = category;
         this.affinity = affinity;
+        this.id = id;
+        this.neighbourScores = neighbourScores;
     }
 
     static FeatureFields resolve(BlendScorer scorer, SearchLookup lookup) {
@@ -47,8 +53,10 @@ final class FeatureFields {
             VectorField.resolve(lookup, p.collabField(), p.collabVectorParam(), scorer.needsCollabVector()),
             scorer.needsCreatedAt() ? dateField(lookup, p.freshnessField()) : null,
             scorer.needsPopularity() ? numericField(lookup, "popularity_field", p.popularityField()) : null,
-            scorer.needsCategory() ? keywordField(lookup, p.categoryField()) : null,
-            p.categoryAffinity()
+            scorer.needsCategory() ? keywordField(lookup, "category_field", p.categoryField()) : null,
+            p.categoryAffinity(),
+            scorer.needsNeighbours() ? keywordField(lookup, "id_field", p.idField()) : null,
+            p.neighbourScores()
         );
     }
 
@@ -58,7 +66,8 @@ final class FeatureFields {
             collab == null ? null : collab.open(context),
             createdAt == null ? null : createdAt.load(context).getLongValues(),
             popularity == null ? null : popularity.load(context).getDoubleValues(),
-            category == null ? null : CategoryAffinityReader.open(category.load(context).getOrdinalsValues(), affinity)
+            category == null ? null : KeywordValueReader.open(category.load(context).getOrdinalsValues(), affinity),
+            id == null ? null : KeywordValueReader.open(id.load(context).getOrdinalsValues(), neighbourScores)
         );
     }
 
@@ -80,12 +89,12 @@ final class FeatureFields {
         throw wrongType(param, field, lookup, "numeric");
     }
 
-    private static IndexOrdinalsFieldData keywordField(SearchLookup lookup, String field) {
+    private static IndexOrdinalsFieldData keywordField(SearchLookup lookup, String param, String field) {
         IndexFieldData<?> data = fieldData(lookup, field);
         if (data == null || data instanceof IndexOrdinalsFieldData) {
             return (IndexOrdinalsFieldData) data;
         }
-        throw wrongType("category_field", field, lookup, "keyword");
+        throw wrongType(param, field, lookup, "keyword");
     }
 
     /** The field's doc values access, or null when the field is not mapped. */

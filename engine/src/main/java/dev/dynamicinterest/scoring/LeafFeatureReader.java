@@ -15,20 +15,23 @@ final class LeafFeatureReader {
     /** Epoch millis, also for date_nanos fields (Elasticsearch converts them). */
     private final SortedNumericDocValues createdAt;
     private final SortedNumericDoubleValues popularity;
-    private final CategoryAffinityReader category;
+    private final KeywordValueReader category;
+    private final KeywordValueReader neighbours;
 
     LeafFeatureReader(
         VectorReader item,
         VectorReader collab,
         SortedNumericDocValues createdAt,
         SortedNumericDoubleValues popularity,
-        CategoryAffinityReader category
+        KeywordValueReader category,
+        KeywordValueReader neighbours
     ) {
         this.item = item;
         this.collab = collab;
         this.createdAt = createdAt;
         this.popularity = popularity;
         this.category = category;
+        this.neighbours = neighbours;
     }
 
     /** Fills what holds for every document of the segment; once, before the first {@link #read}. */
@@ -46,6 +49,7 @@ final class LeafFeatureReader {
         }
         out.popularity = popularity != null && popularity.advanceExact(doc) ? lastValue(popularity) : 0;
         out.categoryAffinity = category == null ? 0 : category.read(doc);
+        out.neighbourScore = neighbours == null ? 0 : neighbours.read(doc);
     }
 
     /** Values come sorted ascending, so the last is the highest. */

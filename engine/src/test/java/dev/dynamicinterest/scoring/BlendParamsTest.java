@@ -39,6 +39,7 @@ class BlendParamsTest {
             assertEquals("category", p.categoryField());
             assertEquals("popularity", p.popularityField());
             assertEquals("collab", p.collabField());
+            assertEquals("id", p.idField());
             assertEquals(0.5, p.shortTermWeight());
             assertEquals(0.5, p.clusterMix());
             assertEquals(0.0, p.similarityFloor());
@@ -47,6 +48,7 @@ class BlendParamsTest {
             assertEquals(NOW, p.nowMillis());
             assertEquals(0, p.clusters().length);
             assertTrue(p.categoryAffinity().isEmpty());
+            assertTrue(p.neighbourScores().isEmpty());
             assertNull(p.itemVectorParam());
             assertNull(p.collabVectorParam());
         }
@@ -70,7 +72,7 @@ class BlendParamsTest {
     @Test
     void rejectsBadWeights() {
         assertTrue(failure("weights", Map.of("recency", 1)).contains("unknown weight [recency]"));
-        assertTrue(failure("weights", Map.of("recency", 1)).contains("collaborative"));
+        assertTrue(failure("weights", Map.of("recency", 1)).contains("collaborative, neighbours]"));
         assertTrue(failure("weights", Map.of("bm25", -0.1)).contains("weights.bm25 must be >= 0"));
         assertTrue(failure("weights", Map.of("query", Double.NaN)).contains("weights.query must be a finite number"));
         assertTrue(failure("weights", Map.of("query", Double.POSITIVE_INFINITY)).contains("weights.query"));
@@ -151,6 +153,19 @@ class BlendParamsTest {
     }
 
     @Test
+    void neighbourScoresAreClampedAndMustBeFiniteNumbersInAnObject() {
+        BlendParams p = parse("neighbour_scores", Map.of("i1", 0.5, "i2", 3, "i3", -0.25), "weights", Map.of("neighbours", 1));
+        assertEquals(Map.of("i1", 0.5, "i2", 1.0, "i3", 0.0), p.neighbourScores());
+        assertEquals(1.0, p.weight(Component.NEIGHBOURS));
+        assertTrue(failure("neighbour_scores", Map.of("i1", Double.NaN)).contains("neighbour_scores.i1 must be a finite number"));
+        assertTrue(failure("neighbour_scores", Map.of("i1", Double.NEGATIVE_INFINITY)).contains("neighbour_scores.i1"));
+        assertTrue(failure("neighbour_scores", Map.of("i1", "0.5")).contains("neighbour_scores.i1"));
+        assertTrue(failure("neighbour_scores", List.of("i1")).contains("neighbour_scores must be an object"));
+        assertTrue(failure("neighbour_score", Map.of()).contains("unknown param [neighbour_score]"));
+        assertTrue(failure("neighbour_score", Map.of()).contains("neighbour_scores"));
+    }
+
+    @Test
     void nowMillisMustBeAWholeNumber() {
         assertEquals(123L, parse("now_millis", 123).nowMillis());
         assertEquals(1_700_000_000_123L, parse("now_millis", 1_700_000_000_123L).nowMillis());
@@ -163,5 +178,7 @@ class BlendParamsTest {
         assertEquals("vec", parse("vector_field", "vec").vectorField());
         assertTrue(failure("vector_field", "").contains("vector_field must be a non-empty string"));
         assertTrue(failure("category_field", 3).contains("category_field"));
+        assertEquals("item_id", parse("id_field", "item_id").idField());
+        assertTrue(failure("id_field", "").contains("id_field must be a non-empty string"));
     }
 }

@@ -186,6 +186,30 @@ class BlendScorerTest {
     }
 
     @Test
+    void neighboursIsTheClampedScoreOfTheItemsId() {
+        BlendScorer scorer = only(Component.NEIGHBOURS, "neighbour_scores", Map.of("i1", 0.6));
+        assertTrue(scorer.needsNeighbours());
+        doc.neighbourScore = 0.6;
+        assertEquals(0.6, score(scorer), EPS);
+        assertEquals(0.6, out.contribution(Component.NEIGHBOURS), EPS);
+        doc.neighbourScore = 1.5; // the reader gives clamped values; the scorer holds the range anyway
+        assertEquals(1, score(scorer));
+        doc.neighbourScore = 0;
+        assertEquals(0, score(scorer));
+    }
+
+    @Test
+    void neighboursAreOnlyReadWhenWeightedAndGiven() {
+        assertFalse(only(Component.NEIGHBOURS).needsNeighbours());
+        assertFalse(only(Component.NEIGHBOURS, "neighbour_scores", Map.of()).needsNeighbours());
+        BlendScorer unweighted = only(Component.BM25, "neighbour_scores", Map.of("i1", 0.6));
+        assertFalse(unweighted.needsNeighbours());
+        doc.neighbourScore = 0.6;
+        score(unweighted);
+        assertEquals(0, out.contribution(Component.NEIGHBOURS));
+    }
+
+    @Test
     void popularityIsLogScaledAndCapped() {
         BlendScorer scorer = only(Component.POPULARITY);
         doc.popularity = 1000;

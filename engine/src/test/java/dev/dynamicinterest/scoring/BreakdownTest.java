@@ -16,7 +16,7 @@ class BreakdownTest {
         breakdown.setBestCluster(1);
         assertEquals(
             "{\"components\":{\"bm25\":0.1,\"interest\":0.2,\"query\":0.0,\"freshness\":0.05,\"category\":0.0,"
-                + "\"popularity\":0.01,\"collaborative\":0.0},\"cluster\":1}",
+                + "\"popularity\":0.01,\"collaborative\":0.0,\"neighbours\":0.0},\"cluster\":1}",
             breakdown.toJson()
         );
         assertEquals(0.1 + 0.2 + 0.05 + 0.01, breakdown.total(), 1e-12);
@@ -26,7 +26,7 @@ class BreakdownTest {
     void noClusterIsMinusOne() {
         assertEquals(
             "{\"components\":{\"bm25\":0.0,\"interest\":0.0,\"query\":0.0,\"freshness\":0.0,\"category\":0.0,"
-                + "\"popularity\":0.0,\"collaborative\":0.0},\"cluster\":-1}",
+                + "\"popularity\":0.0,\"collaborative\":0.0,\"neighbours\":0.0},\"cluster\":-1}",
             new Breakdown().toJson()
         );
     }

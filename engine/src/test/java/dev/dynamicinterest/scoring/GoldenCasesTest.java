@@ -45,12 +45,15 @@ class GoldenCasesTest {
         features.hasCreatedAt = doc.get("created_at") != null;
         features.createdAtMillis = (long) number(doc.get("created_at"), 0);
         features.popularity = number(doc.get("popularity"), 0);
-        // What CategoryAffinityReader gives: the best clamped affinity of the item's categories.
+        // What KeywordValueReader gives: the best clamped affinity of the item's categories,
+        // and the clamped neighbour score of its id (doc[id_field], as the Python mirror reads it).
         double affinity = 0;
         for (Object category : doc.get("categories") == null ? List.of() : (List<?>) doc.get("categories")) {
             affinity = Math.max(affinity, params.categoryAffinity().getOrDefault((String) category, 0.0));
         }
         features.categoryAffinity = affinity;
+        Object id = doc.get(params.idField());
+        features.neighbourScore = id == null ? 0 : params.neighbourScores().getOrDefault(String.valueOf(id), 0.0);
 
         Breakdown out = new Breakdown();
         new BlendScorer(params).score(features, out);
