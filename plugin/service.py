@@ -16,7 +16,7 @@ from elasticsearch import Elasticsearch, NotFoundError
 
 from plugin.blend import FRESHNESS_FIELD, POPULARITY_FIELD
 from plugin.encoder import Encoder, load_encoder, profile_for
-from plugin.errors import InputError
+from plugin.errors import InputError, ServiceUnavailable
 from plugin.es import (
     check_model,
     check_reachable,
@@ -35,6 +35,7 @@ from plugin.queries import (
     CANDIDATE_SOURCES,
     PORTABLE_SEARCH_PARAMS,
     build_cold_start_body,
+    build_explain_bodies,
     build_native_params,
     build_portable_search_body,
     build_recommend_bodies,
@@ -50,6 +51,7 @@ from plugin.queries import (
 from plugin.settings import Settings
 from plugin.types import (
     BlendConfig,
+    MergedHit,
     Mode,
     Scorer,
     SearchFilters,
@@ -386,18 +388,48 @@ class PersonalizedSearch:
             extra_candidates=self._prior_candidates() if checked == "approx" else (),
             diversity=config.diversity,
             sources=CANDIDATE_SOURCES if sources is None else sources,
+            explain=False,
         )
-        searches: list[dict[str, Any]] = []
-        for body in bodies:
-            searches += [{"index": self.items_alias}, body]
-        responses = self.es.msearch(searches=searches)["responses"]
+        responses = self._msearch(bodies)
         clusters = recommend_clusters(profile, diversity=config.diversity)
         quotas = cluster_quotas(
             profile, size, recent_share=config.short_term_weight, diversity=config.diversity
         )
         merged = merge_recommendations(responses, quotas, size, clusters=clusters)
+        merged = self._explained(bodies, clusters, merged)
         hits = [parse_hit(m.hit, profile=profile, cluster=m.cluster) for m in merged]
         return SearchResult(hits=tuple(hits), cold_start=False, mode=checked, scorer=scorer)
+
+    def _msearch(self, bodies: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        searches: list[Mapping[str, Any]] = []
+        for body in bodies:
+            searches += [{"index": self.items_alias}, body]
+        responses: list[Mapping[str, Any]] = self.es.msearch(searches=searches)["responses"]
+        return responses
+
+    def _explained(
+        self,
+        bodies: Sequence[Mapping[str, Any]],
+        clusters: Sequence[int | None],
+        merged: Sequence[MergedHit],
+    ) -> list[MergedHit]:
+        """The merged hits again with their explanations (components), asked for these hits
+        only; a hit whose explanation did not come back (deleted meanwhile) is left out."""
+        if not merged:
+            return []
+        requests = build_explain_bodies(bodies, clusters, merged)
+        responses = self._msearch([body for _, body in requests])
+        explained: dict[str, Mapping[str, Any]] = {}
+        for response in responses:
+            if "error" in response:
+                raise ServiceUnavailable(f"explaining recommendations failed: {response['error']}")
+            for hit in response["hits"]["hits"]:
+                explained[str(hit["_id"])] = hit
+        return [
+            replace(item, hit=explained[str(item.hit["_id"])])
+            for item in merged
+            if str(item.hit["_id"]) in explained
+        ]
 
     def _prior_candidates(self) -> tuple[str, ...]:
         """The most popular and the newest items (``settings.prior_candidates`` each), re-read

@@ -51,6 +51,7 @@ from plugin.queries.portable import build_portable_search_body, rank_portable_hi
 from plugin.queries.recommend import (
     CANDIDATE_SOURCES,
     build_cold_start_body,
+    build_explain_bodies,
     build_recommend_bodies,
     build_top_items_body,
     cluster_quotas,
@@ -67,6 +68,7 @@ __all__ = [
     "build_blend_script",
     "build_candidates",
     "build_cold_start_body",
+    "build_explain_bodies",
     "build_filter_query",
     "build_knn_clause",
     "build_lexical_clause",

@@ -162,7 +162,9 @@ def build_recommend_bodies(
     excluded = tuple(dict.fromkeys((*base.exclude_ids, *exclude_ids, *profile.recent_items)))
     body_filters = replace(base, exclude_ids=excluded)
     bodies: list[dict[str, Any]] = []
-    for cluster in recommend_clusters(profile, diversity=diversity):
+    targets = recommend_clusters(profile, diversity=diversity)
+    whole_profile_body = None in targets
+    for cluster in targets:
         params = build_native_params(
             profile, config, query_vector=None, now_ms=now_ms, lexical=False, cluster=cluster
         )
@@ -194,9 +196,12 @@ def build_recommend_bodies(
                         field=COLLAB_FIELD,
                     )
                 )
-            # The items the user's votes lift most, then the popular and newest ones.
+            # The items the user's votes lift most (in the whole-profile body when there is
+            # one: 500 more candidates in every interest's body doubled its time), then the
+            # popular and newest ones.
+            voted = "neighbours" in sources and (cluster is None or not whole_profile_body)
             also_ids = [
-                *(params.get("neighbour_scores", {}) if "neighbours" in sources else ()),
+                *(params.get("neighbour_scores", {}) if voted else ()),
                 *(extra_candidates if "popular-new" in sources else ()),
             ]
             if also_ids:
@@ -221,6 +226,43 @@ def build_recommend_bodies(
             }
         )
     return bodies
+
+
+def build_explain_bodies(
+    bodies: Sequence[Mapping[str, Any]],
+    clusters: Sequence[int | None],
+    merged: Sequence[MergedHit],
+) -> list[tuple[int, dict[str, Any]]]:
+    """For each body that contributed to ``merged``, the same script over just its hits, with
+    ``explain``: the recommendation bodies run without it (explaining 20 hits of each of six
+    bodies cost three quarters of a recommendation), and only the shown hits are explained.
+
+    Returns:
+        (body position, body) pairs; the script and ``_source`` are the original body's, so
+        scores and components are the ones that ranked the hits.
+    """
+    position = {cluster: i for i, cluster in enumerate(clusters)}
+    wanted: dict[int, list[str]] = {}
+    for item in merged:
+        wanted.setdefault(position[item.cluster], []).append(str(item.hit["_id"]))
+    explain_bodies = []
+    for index, ids in sorted(wanted.items()):
+        original = bodies[index]
+        script = original["query"]["script_score"]["script"]
+        explain_bodies.append(
+            (
+                index,
+                {
+                    "query": {
+                        "script_score": {"query": {"ids": {"values": ids}}, "script": script}
+                    },
+                    "size": len(ids),
+                    "explain": True,
+                    "_source": original.get("_source", list(DEFAULT_SOURCE_FIELDS)),
+                },
+            )
+        )
+    return explain_bodies
 
 
 def _response_hits(response: Mapping[str, Any], position: int) -> list[Mapping[str, Any]]:

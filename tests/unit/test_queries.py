@@ -15,6 +15,7 @@ from plugin.queries import (
     PORTABLE_SEARCH_PARAMS,
     build_candidates,
     build_cold_start_body,
+    build_explain_bodies,
     build_native_params,
     build_portable_search_body,
     build_recommend_bodies,
@@ -29,7 +30,14 @@ from plugin.queries import (
     recommend_clusters,
     usable_clusters,
 )
-from plugin.types import WEIGHT_NAMES, BlendWeights, InterestCluster, SearchFilters, UserProfile
+from plugin.types import (
+    WEIGHT_NAMES,
+    BlendWeights,
+    InterestCluster,
+    MergedHit,
+    SearchFilters,
+    UserProfile,
+)
 from plugin.weights import default_config
 
 NOW = 1_780_000_000_000
@@ -751,3 +759,24 @@ def test_both_scorers_rank_a_cold_start_with_the_same_weights(
     result = search.recommend("nobody", scorer=scorer)  # type: ignore[arg-type]
     assert result.cold_start
     assert used and all(w == cold_start_config(no_popularity).weights for w in used)
+
+
+def test_only_the_merged_hits_are_explained_each_by_the_body_that_ranked_it() -> None:
+    profile = _profile()
+    bodies = build_recommend_bodies(
+        profile, CONFIG, size=4, now_ms=NOW, diversity=0.5, explain=False
+    )
+    assert all(body["explain"] is False for body in bodies)
+    clusters = recommend_clusters(profile, diversity=0.5)  # [None, 0, 2]
+    merged = [
+        MergedHit(hit={"_id": "a"}, cluster=None),
+        MergedHit(hit={"_id": "b"}, cluster=2),
+        MergedHit(hit={"_id": "c"}, cluster=None),
+    ]
+    requests = build_explain_bodies(bodies, clusters, merged)
+    assert [index for index, _ in requests] == [0, 2]
+    first, second = (body for _, body in requests)
+    assert first["query"]["script_score"]["query"] == {"ids": {"values": ["a", "c"]}}
+    assert second["query"]["script_score"]["query"] == {"ids": {"values": ["b"]}}
+    assert first["explain"] is True and first["size"] == 2
+    assert second["query"]["script_score"]["script"] == _script(bodies[2])
