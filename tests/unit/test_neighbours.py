@@ -10,7 +10,13 @@ from indexer.collab import Interaction
 from indexer.neighbours import fit_neighbour_table, fit_sparse_ease, out_neighbours
 from plugin.app.evaluation.strong import fit_ease
 from plugin.errors import InputError
-from plugin.neighbours import ItemNumbers, neighbour_document, parse_row, vote_scores
+from plugin.neighbours import (
+    ItemNumbers,
+    NeighbourReader,
+    neighbour_document,
+    parse_row,
+    vote_scores,
+)
 from tests.unit.test_strong_baselines import two_groups
 
 
@@ -96,3 +102,40 @@ def test_the_stored_document_reads_back() -> None:
     doc = neighbour_document("a", [("x", 0.1234567891), ("y", -0.5)], version=7)
     assert doc["version"] == 7 and parse_row(doc) == (("x", 0.123457), ("y", -0.5))
     assert parse_row({"neighbours": {"ids": ["x"], "weights": []}}) == ()
+
+
+class _Docs:
+    """Answers ``mget`` from a dict of stored documents (the reader's only call)."""
+
+    def __init__(self, docs: dict[str, dict]) -> None:
+        self.docs = docs
+        self.asked: list[list[str]] = []
+
+    def mget(self, *, index: str, ids: list[str], source_includes: list[str]) -> dict:
+        self.asked.append(list(ids))
+        return {
+            "docs": [
+                {"_id": i, "found": True, "_source": self.docs[i]}
+                if i in self.docs
+                else {"_id": i, "found": False}
+                for i in ids
+            ]
+        }
+
+
+def test_the_reader_keeps_to_one_table_version_and_caches_it() -> None:
+    docs = _Docs(
+        {
+            "a": neighbour_document("a", [("x", 0.5)], version=2),
+            "b": neighbour_document("b", [("y", 0.5)], version=1),  # not yet rewritten
+        }
+    )
+    reader = NeighbourReader(docs, "alias")  # type: ignore[arg-type]
+    rows = reader.rows(["a", "b", "c"], version=2)
+    assert set(rows) == {"a"}  # b is of another version, c has no row
+    assert reader.rows(["a", "c"], version=2).keys() == {"a"} and len(docs.asked) == 1
+    reader.rows(["b"], version=2)  # another version's row is not cached: asked again
+    assert docs.asked[-1] == ["b"]
+    docs.docs["a"] = neighbour_document("a", [("z", 0.5)], version=3)
+    fresh = reader.rows(["a"], version=3)  # a new version starts an empty cache
+    assert reader.numbers.ids[int(fresh["a"].targets[0])] == "z"
