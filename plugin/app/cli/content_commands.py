@@ -225,7 +225,7 @@ def register(add: AddCommand) -> None:
 
     p = add(
         "neighbours", cmd_neighbours,
-        "item-to-item neighbours from behaviour (what people who liked an item liked next): "
+        "item-to-item neighbours from behaviour (what people who liked an item also liked): "
         "fit them from the stored events into a new table, or show the current version",
     )  # fmt: skip
     p.add_argument("action", choices=["fit", "status"])
