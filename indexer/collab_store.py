@@ -19,7 +19,13 @@ from typing import Any
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 from elasticsearch.helpers import scan
 
-from indexer.collab import COLLAB_DIMS, Interaction, ItemFactors, fit_item_factors
+from indexer.collab import (
+    COLLAB_DIMS,
+    IMPLICIT_WEIGHTS,
+    Interaction,
+    ItemFactors,
+    fit_item_factors,
+)
 from indexer.events import MAX_OCC_ATTEMPTS, item_collab
 from indexer.interests import (
     ITEM_EVENT_KINDS,
@@ -155,10 +161,8 @@ def refit(
     interactions = list(read_interactions(es, events_index))
     read_s = time.perf_counter() - started
     mark = time.perf_counter()
-    factors = (
-        fit_item_factors(interactions)
-        if weights is None
-        else fit_item_factors(interactions, weights=weights)
+    factors = fit_item_factors(
+        interactions, weights=IMPLICIT_WEIGHTS if weights is None else weights
     )
     fit_s = time.perf_counter() - mark
     version = new_version()

@@ -16,7 +16,7 @@ from elasticsearch import Elasticsearch, NotFoundError
 
 from plugin.blend import FRESHNESS_FIELD, POPULARITY_FIELD
 from plugin.encoder import Encoder, load_encoder, profile_for
-from plugin.errors import InputError, ServiceUnavailable
+from plugin.errors import InputError
 from plugin.es import (
     check_model,
     check_reachable,
@@ -194,7 +194,9 @@ class PersonalizedSearch:
         source: dict[str, Any] = found["_source"]
         return source
 
-    def profile(self, user: str | None) -> UserProfile | None:
+    def profile(self, user: str | None, *, neighbours: bool = True) -> UserProfile | None:
+        """``user``'s interests as the read path uses them; ``neighbours``: also what their
+        item votes give other items (skipped when the blend weights that component at 0)."""
         if not user:
             return None
         profile = profile_from_document(user, self.interest_document(user))
@@ -208,7 +210,8 @@ class PersonalizedSearch:
                     self._dims,
                     ", ".join(dropped),
                 )
-            profile = self._with_neighbours(profile)
+            if neighbours:
+                profile = self._with_neighbours(profile)
         if profile is None or profile.is_empty:
             logger.info("no interests for user %s: plain ranking", self.pseudonym(user))
             return None
@@ -308,7 +311,7 @@ class PersonalizedSearch:
         config = self.blend_config()
         if weights:
             config = overridden(config, weights)
-        profile = self.profile(user)
+        profile = self.profile(user, neighbours=config.weights.neighbours > 0)
         text, vector, segmented = self._query_parts(query)
         now_ms = int(time.time() * 1000)
         if scorer == "portable":
@@ -359,7 +362,7 @@ class PersonalizedSearch:
         config = self.blend_config()
         if weights:
             config = overridden(config, weights)
-        profile = self.profile(user)
+        profile = self.profile(user, neighbours=config.weights.neighbours > 0)
         now_ms = int(time.time() * 1000)
         if profile is None:
             return self._cold_start(
@@ -414,15 +417,17 @@ class PersonalizedSearch:
         merged: Sequence[MergedHit],
     ) -> list[MergedHit]:
         """The merged hits again with their explanations (components), asked for these hits
-        only; a hit whose explanation did not come back (deleted meanwhile) is left out."""
+        only; a hit whose explanation did not come back (deleted meanwhile, or its request
+        failed) is left out."""
         if not merged:
             return []
         requests = build_explain_bodies(bodies, clusters, merged)
         responses = self._msearch([body for _, body in requests])
         explained: dict[str, Mapping[str, Any]] = {}
         for response in responses:
-            if "error" in response:
-                raise ServiceUnavailable(f"explaining recommendations failed: {response['error']}")
+            if "error" in response:  # as a failed body in the merge: its hits are left out
+                logger.warning("explaining recommendations failed: %s", response["error"])
+                continue
             for hit in response["hits"]["hits"]:
                 explained[str(hit["_id"])] = hit
         return [
@@ -440,12 +445,12 @@ class PersonalizedSearch:
             cached = self._priors
             if cached is not None and cached[0] > self._clock():
                 return cached[1]
-        searches: list[dict[str, Any]] = []
-        for field in (POPULARITY_FIELD, FRESHNESS_FIELD):
-            body = build_top_items_body(field, self.settings.prior_candidates)
-            searches += [{"index": self.items_alias}, body]
+        bodies = [
+            build_top_items_body(field, self.settings.prior_candidates)
+            for field in (POPULARITY_FIELD, FRESHNESS_FIELD)
+        ]
         found: list[str] = []
-        for response in self.es.msearch(searches=searches)["responses"]:
+        for response in self._msearch(bodies):
             if "error" in response:  # recommendations still come from the knn clauses
                 logger.warning("popular/newest candidates failed: %s", response["error"])
                 continue

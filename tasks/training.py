@@ -7,6 +7,7 @@ Run the scheduler next to the workers: ``celery -A tasks.app beat`` (see ``BEAT_
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +28,15 @@ logger = get_task_logger(__name__)
 
 # Users rebuilt per task after a refit: small enough to spread over the workers.
 RECOMPUTE_CHUNK = 200
+
+
+def _meta_recorder(es: Any, items: str, section: str) -> Callable[[dict[str, Any]], None]:
+    """Writes a refit's summary to the items ``_meta[section]``, keeping the rest."""
+
+    def record(summary: dict[str, Any]) -> None:
+        write_meta(es, items, {**read_meta(es, items), section: summary})
+
+    return record
 
 
 @app.task(name="tasks.training.retrain_categories", **retry_options(settings, RETRY_ON))
@@ -71,10 +81,6 @@ def refit_collab(prefix: str | None = None) -> dict[str, Any]:
     items = current.index_alias("items")
     events = current.index_alias("user_events")
 
-    def record(summary: dict[str, Any]) -> None:
-        meta = read_meta(es, items)
-        write_meta(es, items, {**meta, "collab": summary})
-
     from tasks.events import get_processor
 
     try:
@@ -82,7 +88,7 @@ def refit_collab(prefix: str | None = None) -> dict[str, Any]:
             es,
             items_index=items,
             events_index=events,
-            write_meta_fn=record,
+            write_meta_fn=_meta_recorder(es, items, "collab"),
             weights=get_processor(prefix).params.vote_weights,
         )
     except InputError as exc:
@@ -112,17 +118,13 @@ def refit_neighbours(prefix: str | None = None) -> dict[str, Any]:
     es = get_es()
     items = current.index_alias("items")
 
-    def record(summary: dict[str, Any]) -> None:
-        meta = read_meta(es, items)
-        write_meta(es, items, {**meta, "neighbours": summary})
-
     try:
         return neighbours_store.refit(
             es,
             events_index=current.index_alias("user_events"),
             neighbours_alias=current.index_alias("item_neighbours"),
             vote_weights=get_processor(prefix).params.vote_weights,
-            write_meta_fn=record,
+            write_meta_fn=_meta_recorder(es, items, "neighbours"),
             replicas=current.es_replicas,
         )
     except InputError as exc:

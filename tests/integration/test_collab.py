@@ -21,27 +21,17 @@ import pytest
 
 from plugin.es import read_meta
 from plugin.types import SearchFilters
-from tests.integration.answering import while_answering
+from tests.integration.behaviour import group_likes, iso, title, while_answering
 
 pytestmark = pytest.mark.integration
 
 RUN = uuid.uuid4().hex[:8]
 CATEGORY = f"collab-{RUN}"
-WORDS = ("evening", "story", "journey", "river", "garden", "letters", "winter", "harbour")
 GROUP_A = [f"collab-{RUN}-a{i}" for i in range(8)]
 GROUP_B = [f"collab-{RUN}-b{i}" for i in range(8)]
 # Collaborative weight high enough to matter, the others as stored.
 WITH_COLLAB = {"collaborative": 0.5}
 TASK_TIMEOUT_S = 300
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()
-
-
-def title(position: int) -> str:
-    """Group A's i-th and group B's i-th item share the same words: text cannot separate them."""
-    return f"The {WORDS[position % 8]} {WORDS[(position + 3) % 8]} of {WORDS[(position + 5) % 8]}"
 
 
 @pytest.fixture(scope="module")
@@ -59,18 +49,13 @@ def catalogue(service: Any, tasks: Any, es: Any, settings: Any) -> dict[str, lis
 
 @pytest.fixture(scope="module")
 def fitted(catalogue: dict[str, list[str]], tasks: Any) -> dict[str, Any]:
-    start = datetime.now(UTC) - timedelta(hours=12)
-    events = []
-    for group, items in (("a", GROUP_A), ("b", GROUP_B)):
-        for user in range(10):
-            for position, item in enumerate(items):
-                if (user + position) % 4 == 0:
-                    continue  # nobody likes everything
-                moment = start + timedelta(minutes=user * 10 + position)
-                events.append(
-                    {"user": f"{CATEGORY}-{group}{user}", "type": "like", "item": item,
-                     "time": iso(moment)}
-                )  # fmt: skip
+    events = group_likes(
+        CATEGORY,
+        {"a": GROUP_A, "b": GROUP_B},
+        users=10,
+        skip_every=4,
+        start=datetime.now(UTC) - timedelta(hours=12),
+    )
     outcome = tasks.record_events(events, batch_size=64, wait=True)
     assert outcome["errors"] == [] and outcome["applied"] == len(events)
     summary = tasks.refit_collab(timeout=TASK_TIMEOUT_S)

@@ -21,25 +21,16 @@ import pytest
 
 from plugin.es import read_meta, resolve_alias
 from plugin.types import SearchFilters
-from tests.integration.answering import while_answering
+from tests.integration.behaviour import group_likes, iso, title, while_answering
 
 pytestmark = pytest.mark.integration
 
 RUN = uuid.uuid4().hex[:8]
 CATEGORY = f"nb-{RUN}"
-WORDS = ("evening", "story", "journey", "river", "garden", "letters", "winter", "harbour")
 GROUPS = {name: [f"nb-{RUN}-{name}{i}" for i in range(6)] for name in ("x", "y", "z")}
 # Neighbours weighted to matter; collaborative off so only this signal tells groups apart.
 WITH_NEIGHBOURS = {"neighbours": 0.6, "collaborative": 0.0}
 TASK_TIMEOUT_S = 300
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()
-
-
-def title(position: int) -> str:
-    return f"The {WORDS[position % 8]} {WORDS[(position + 3) % 8]} of {WORDS[(position + 5) % 8]}"
 
 
 @pytest.fixture(scope="module")
@@ -52,18 +43,9 @@ def fitted(service: Any, tasks: Any) -> dict[str, Any]:
     ]
     indexed = tasks.index_items(rows, batch_size=18, progress=False)
     assert indexed["errors"] == [] and indexed["indexed"] == len(rows)
-    start = datetime.now(UTC) - timedelta(days=2)
-    events = []
-    for group, items in GROUPS.items():
-        for user in range(8):
-            for position, item in enumerate(items):
-                if (user + position) % 3 == 0:
-                    continue  # nobody likes everything
-                moment = start + timedelta(minutes=user * 10 + position)
-                events.append(
-                    {"user": f"{CATEGORY}-{group}{user}", "type": "like", "item": item,
-                     "time": iso(moment)}
-                )  # fmt: skip
+    events = group_likes(
+        CATEGORY, GROUPS, users=8, skip_every=3, start=datetime.now(UTC) - timedelta(days=2)
+    )
     outcome = tasks.record_events(events, batch_size=64, wait=True)
     assert outcome["errors"] == [] and outcome["applied"] == len(events)
     summary = tasks.refit_neighbours(timeout=TASK_TIMEOUT_S)
