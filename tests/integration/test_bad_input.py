@@ -15,8 +15,9 @@ import pytest
 from elasticsearch import BadRequestError
 from fastapi.testclient import TestClient
 
+from plugin.encoder import KNOWN_MODELS
 from plugin.errors import InputError, MappingError
-from plugin.settings import Settings
+from plugin.settings import DEFAULT_MODEL, Settings
 
 pytestmark = pytest.mark.integration
 
@@ -105,12 +106,15 @@ def test_empty_or_huge_query_gets_a_clear_error(query, message, service, api):
     assert response.json() == {"error": message}
 
 
+DIMS = KNOWN_MODELS[DEFAULT_MODEL].dims
+
+
 # --- the native scorer refuses bad params with a 400 that says why ----------------------------
 SCORER_CASES = [
     ({"weights": {"query": 1.0}, "query_vector": [0.1, 0.2, 0.3]},
-     "query_vector has 3 values but field [embedding] has 384 dims"),
+     f"query_vector has 3 values but field [embedding] has {DIMS} dims"),
     # orjson (the client's serializer) writes NaN as null: the scorer names the bad value.
-    ({"weights": {"query": 1.0}, "query_vector": [float("nan")] * 384},
+    ({"weights": {"query": 1.0}, "query_vector": [float("nan")] * DIMS},
      "query_vector[0] must be a finite number but was [null]"),
     ({"weights": {"bm25": -1}}, "weights.bm25 must be >= 0"),
     ({"weights": {"relevance": 1}}, "unknown weight [relevance]"),

@@ -157,6 +157,9 @@ def test_hundred_concurrent_events_from_two_workers_all_count(
 
 
 # --- 1. a worker killed in the middle of an encoding batch -----------------------------------
+# Items in the batch: about 3.5 CPU seconds with USE (120 items took e5 2 s; USE 0.9 s),
+# so the kill lands mid-way.
+KILL_BATCH = 400
 
 
 @pytest.mark.parametrize("target", ["whole-worker", "pool-children"])
@@ -164,12 +167,12 @@ def test_worker_killed_mid_batch_every_item_indexed_once(target, faults, fault_t
     ensure_workers(faults)
     settings = faults.settings
     category = f"kill-{target}-{RUN}"
-    items = make_items(f"kill-{target}-{RUN}", 120, category=category, words=10)
+    items = make_items(f"kill-{target}-{RUN}", KILL_BATCH, category=category, words=30)
     ids = [item["id"] for item in items]
     pending = fault_tasks.send("tasks.indexing.index_items", items)
     victim = faults.who_received(pending.id, ["fault-a", "fault-b"])
-    # Into the batch (cleaning, segmentation, encoding of 120 items: about 2 CPU seconds, more
-    # on a first task), measured in CPU time so a loaded machine does not change where it is cut.
+    # Into the batch (cleaning, segmentation, encoding: about 3 CPU seconds, more on a first
+    # task), measured in CPU time so a loaded machine does not change where it is cut.
     faults.wait_busy(victim, cpu_s=0.8)
     if target == "whole-worker":
         faults.kill(victim)  # SIGKILL to the main process and its pool: no warm shutdown
@@ -182,8 +185,8 @@ def test_worker_killed_mid_batch_every_item_indexed_once(target, faults, fault_t
         # A new worker; the unacknowledged task comes back after the visibility timeout.
         faults.start(f"{victim}-next", concurrency=2)
     outcome = fault_tasks.wait(pending, timeout=RESULT_TIMEOUT_S)
-    assert outcome["indexed"] == 120 and outcome["errors"] == [], outcome
-    assert count_items(es, settings, ids, category) == (120, 120)
+    assert outcome["indexed"] == KILL_BATCH and outcome["errors"] == [], outcome
+    assert count_items(es, settings, ids, category) == (KILL_BATCH, KILL_BATCH)
     logs = {name: faults.log_text(name) for name in faults.started}
     assert any(f"[{pending.id}] succeeded" in log for log in logs.values())
     if target == "whole-worker":

@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from plugin.encoder import KNOWN_MODELS
 from plugin.errors import MappingError
 from plugin.es import ensure_indices, read_meta, scorer_mode
 
@@ -45,7 +46,7 @@ def test_init_creates_aliased_indices_with_meta(service, settings, es):
         assert es.indices.exists_alias(name=alias)
     meta = read_meta(es, settings.index_alias("items"))
     assert meta["model"]["name"] == settings.model
-    assert meta["model"]["dims"] == 384
+    assert meta["model"]["dims"] == KNOWN_MODELS[settings.model].dims
 
 
 def test_init_refuses_another_model(service, settings, es):

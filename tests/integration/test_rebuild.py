@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from plugin.encoder import KNOWN_MODELS
 from plugin.es import read_meta, resolve_alias
 from plugin.rebuild import rebuild_items
 from plugin.service import PersonalizedSearch
@@ -129,9 +130,10 @@ def test_cli_rebuild_swaps_with_queries_running_and_keeps_weights(
     assert meta_after["model"]["name"] == rebuild_settings.model
     assert [v["note"] for v in rebuild_service.weights_history()][:2] == ["fresher", "first tuning"]
     es.indices.refresh(index=alias)
+    dims = KNOWN_MODELS[rebuild_settings.model].dims
     ids = [item["id"] for item in items]
     new_docs = es.mget(index=f"{alias}-v2", ids=ids)["docs"]
-    assert all(doc["found"] and len(doc["_source"]["embedding"]) == 384 for doc in new_docs)
+    assert all(doc["found"] and len(doc["_source"]["embedding"]) == dims for doc in new_docs)
     assert es.count(index=alias)["count"] == 40
 
 
@@ -183,3 +185,48 @@ def test_rebuild_catches_up_with_writes_during_it_and_can_drop_the_old_index(
     assert es.get(index=alias, id=clicked[0])["_source"]["popularity"] == 7
     others = es.mget(index=alias, ids=[i["id"] for i in items if i["id"] != clicked[0]])
     assert {doc["_source"]["popularity"] for doc in others["docs"]} == {5}
+
+
+def test_rebuild_from_e5_into_the_default_model_swaps_while_queries_answer(
+    rebuild_settings, tasks, es, encoder
+):
+    from plugin.encoder import E5_SMALL, load_encoder
+
+    assert rebuild_settings.model != E5_SMALL, "the default model is the rebuild's target"
+    old_settings = rebuild_settings.with_overrides(model=E5_SMALL)
+    old = PersonalizedSearch(es, settings=old_settings, encoder=load_encoder(old_settings))
+    old.init_indices()
+    try:
+        alias = old.items_alias
+        items = make_items(alias, 30)
+        indexed = tasks.index_items(
+            items, batch_size=10, progress=False, index=alias, model=E5_SMALL
+        )
+        assert indexed["indexed"] == 30 and indexed["errors"] == [], indexed
+        assert read_meta(es, alias)["model"]["name"] == E5_SMALL
+        target = KNOWN_MODELS[rebuild_settings.model]
+        with QueryLoop(old) as loop:
+            report = rebuild_items(
+                es,
+                alias=alias,
+                model=target.identity(),
+                index_batch=lambda rows, index: tasks.index_items(
+                    rows, batch_size=10, progress=False, index=index, model=target.name
+                ),
+            )
+        # After the swap the e5 service is refused, as designed: by the model's name once it
+        # re-reads `_meta`, by the scorer (384 values for 512 dims) until then. Nothing else.
+        refusals = ("holds vectors of model", "has 384 values but field [embedding] has 512")
+        unexpected = [f for f in loop.failures if not any(r in f for r in refusals)]
+        assert unexpected == [], unexpected[:5]
+        assert loop.queries >= 5, f"only {loop.queries} queries ran during the rebuild"
+        assert report["swapped"] is True and report["indexed"] == 30, report
+        assert resolve_alias(es, alias) == f"{alias}-v2"
+        assert read_meta(es, alias)["model"]["name"] == target.name
+        docs = es.mget(index=alias, ids=[item["id"] for item in items])["docs"]
+        assert {len(doc["_source"]["embedding"]) for doc in docs} == {target.dims}
+        new = PersonalizedSearch(es, settings=rebuild_settings, encoder=encoder)
+        hits = new.search("marathon runners", size=5).hits
+        assert hits and "Marathon" in hits[0].source["title"], [h.source for h in hits]
+    finally:
+        es.options(ignore_status=404).indices.delete(index=f"{rebuild_settings.index_prefix}-*")

@@ -12,6 +12,7 @@ import scipy.sparse
 
 from plugin.app.evaluation.encoders import (
     DEFAULT_SIDES,
+    FusedEncoder,
     compare,
     compare_rows,
     interchangeability,
@@ -166,10 +167,31 @@ def test_compare_reads_the_folder_and_builds_encoders_by_name(tmp_path: Path):
 
 
 def test_parse_encoder_names_defaults_and_rejects_unknown():
-    assert parse_encoder_names(None) == ["multilingual-e5-small", "all-MiniLM-L6-v2", "tfidf-jieba"]
+    assert parse_encoder_names(None) == [
+        "multilingual-e5-small",
+        "bge-small-zh-v1.5-q",
+        "bge-small-zh-v1.5",
+        "use-multilingual-v3",
+        "all-MiniLM-L6-v2",
+        "tfidf-jieba",
+    ]
     assert parse_encoder_names("tfidf-jieba, tfidf-jieba") == ["tfidf-jieba"]
-    with pytest.raises(InputError, match="bert"):
-        parse_encoder_names("bert")
+    assert parse_encoder_names("use-multilingual-v3+tfidf-jieba") == [
+        "use-multilingual-v3+tfidf-jieba"
+    ]
+    for unknown in ("bert", "bert+tfidf-jieba", "tfidf-jieba+tfidf-jieba"):
+        with pytest.raises(InputError, match=r"bert|tfidf-jieba"):
+            parse_encoder_names(unknown)
+
+
+def test_fused_rows_give_the_weighted_sum_of_both_cosines():
+    dense = FixedEncoder([[1.0, 0.0], [0.6, 0.8]])
+    fused = FusedEncoder(dense, weight=0.7).fit(["篮球 比赛", "篮球 新闻"])
+    rows = fused.encode(["篮球 比赛", "篮球 新闻"]).toarray()
+    sparse = fused.tfidf.encode(["篮球 比赛", "篮球 新闻"]).toarray()
+    expected = 0.7 * 0.6 + 0.3 * float(sparse[0] @ sparse[1])
+    assert float(rows[0] @ rows[1]) == pytest.approx(expected)
+    np.testing.assert_allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-6)
 
 
 class FixedEncoder:
@@ -252,7 +274,19 @@ def test_cli_encoders_compare_prints_the_contract_json(tmp_path, capsys, monkeyp
     (folder / "dev.txt").write_text("\n".join(lines), encoding="utf-8")
     monkeypatch.setattr(bench_encoders, "make_encoder", lambda name, threads=0: AngleEncoder())
     args = ["encoders", "compare", "--dataset", "thucnews", "--data-dir", str(tmp_path)]
-    code = main([*args, "--encoders", "tfidf-jieba", "--n", "100", "--fit", "60", "--json"])
+    code = main(
+        [
+            *args,
+            "--encoders",
+            "tfidf-jieba",
+            "--n",
+            "100",
+            "--fit",
+            "60",
+            "--json",
+            "--same-process",
+        ]
+    )
     payload = json.loads(capsys.readouterr().out)
     assert code == 0
     assert payload["dataset"] == "thucnews"

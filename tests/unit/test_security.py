@@ -14,11 +14,11 @@ import pytest
 from elastic_transport import ApiResponseMeta, HttpHeaders
 from elasticsearch import NotFoundError
 
-from plugin.encoder import E5_SMALL, KNOWN_MODELS
+from plugin.encoder import KNOWN_MODELS
 from plugin.errors import ServiceUnavailable
 from plugin.es import check_reachable, make_es_client
 from plugin.service import PersonalizedSearch
-from plugin.settings import Settings
+from plugin.settings import DEFAULT_MODEL, Settings
 from plugin.weights import blend_to_meta, default_config
 
 API_KEY = "VnVhQ2ZHY0JDZGJrU:secret-api-key-4711"
@@ -185,7 +185,7 @@ class RecordingEs:
         self.profile = profile
         self.bodies: list[dict[str, Any]] = []
         meta = blend_to_meta(default_config())
-        meta_doc = {"model": KNOWN_MODELS[E5_SMALL].identity(), **meta}
+        meta_doc = {"model": KNOWN_MODELS[DEFAULT_MODEL].identity(), **meta}
         mapping = {"t-items-v1": {"mappings": {"_meta": meta_doc}}}
         plugins = {"nodes": {"n1": {"plugins": [{"name": "interest-scoring"}]}}}
         self.indices = type("I", (), {"get_mapping": lambda _s, index: Answer(mapping)})()
@@ -207,7 +207,7 @@ class RecordingEs:
 
 
 class TinyEncoder:
-    profile = KNOWN_MODELS[E5_SMALL]
+    profile = KNOWN_MODELS[DEFAULT_MODEL]
 
     def encode(self, texts: list[str], *, kind: str = "passage") -> np.ndarray:
         vectors = np.ones((len(texts), self.profile.dims), dtype=np.float32)
@@ -240,7 +240,7 @@ HOSTILE = [
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_script_source_is_always_the_constant_blend(text: str, tmp_path: Path):
-    dims = KNOWN_MODELS[E5_SMALL].dims
+    dims = KNOWN_MODELS[DEFAULT_MODEL].dims
     profile = {
         "long_term": [1.0] * dims,
         "short_term": [0.5] * dims,

@@ -91,7 +91,12 @@ def test_encoder_backend_and_model_path(tmp_path: Path):
 def test_e5_through_sentence_transformers_needs_its_weights():
     from plugin.encoder import SentenceTransformerEncoder, load_encoder
 
-    settings = Settings.from_env({"INTEREST_ENCODER_BACKEND": "sentence-transformers"})
+    settings = Settings.from_env(
+        {
+            "INTEREST_ENCODER_BACKEND": "sentence-transformers",
+            "INTEREST_MODEL": "multilingual-e5-small",
+        }
+    )
     with pytest.raises(ConfigError, match="INTEREST_MODEL_PATH"):
         load_encoder(settings)
     settings = settings.with_overrides(model_path=Path("/models/e5"))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from plugin.app.cli.common import AddCommand, emit, raise_input
+from plugin.app.evaluation.datasets import DATASETS
 from plugin.settings import Settings
 
 
@@ -98,16 +99,18 @@ def cmd_encoders(args: argparse.Namespace, settings: Settings) -> int:
         seed=args.seed,
         prefix_study=args.prefix_study,
         threads=settings.encoder_threads,
+        isolate=not args.same_process and not args.prefix_study,
     )
     split = result["split"]
     lines = [
         f"{result['dataset']}: {split['fit']} fit / {split['test']} test, seed {split['seed']}",
-        f"{'encoder':24} {'centroid':>9} {'knn10':>7} {'texts/s':>9}",
+        f"{'encoder':34} {'centroid':>9} {'knn10':>7} {'texts/s':>9} {'peak MiB':>9}",
     ]
     for name, row in result["encoders"].items():
+        fused = f"  (dense weight {row['fusion_weight']})" if "fusion_weight" in row else ""
         lines.append(
-            f"{name:24} {row['centroid_acc']:9.3f} {row['knn10_acc']:7.3f} "
-            f"{row['texts_per_s']:9.1f}"
+            f"{name:34} {row['centroid_acc']:9.3f} {row['knn10_acc']:7.3f} "
+            f"{row['texts_per_s']:9.1f} {row.get('rss_mb', float('nan')):9.0f}{fused}"
         )
     for sides, row in result.get("prefix_study", {}).items():
         lines.append(
@@ -165,9 +168,17 @@ def register(add: AddCommand) -> None:
         "encoders", cmd_encoders, "compare encoders on a labelled dataset (topic accuracy, speed)"
     )
     p.add_argument("action", choices=["compare"])
-    p.add_argument("--dataset", required=True, choices=["thucnews", "toutiao", "movielens"])
+    p.add_argument("--dataset", required=True, choices=list(DATASETS))
     p.add_argument("--data-dir", help="the shared data directory (read in place)")
-    p.add_argument("--encoders", help="comma-separated names (default: all)")
+    p.add_argument(
+        "--encoders",
+        help="comma-separated names (default: every single encoder); NAME+tfidf-jieba fuses a "
+        "dense encoder with jieba TF-IDF, its weight chosen on a split of the fit rows",
+    )
+    p.add_argument(
+        "--same-process", action="store_true",
+        help="run every encoder in this process (default: a fresh process each, for its memory)",
+    )  # fmt: skip
     p.add_argument("--n", type=int, default=3000, help="rows drawn after shuffling")
     p.add_argument("--fit", type=int, default=2000, help="rows used as memory; the rest test")
     p.add_argument("--seed", type=int, default=13, help="shuffle seed")

