@@ -272,7 +272,9 @@ def test_cli_encoders_compare_prints_the_contract_json(tmp_path, capsys, monkeyp
     (folder / "class.txt").write_text("a\nb", encoding="utf-8")
     lines = [f"A:{d % 30}\t0" for d in range(60)] + [f"B:{60 + d % 30}\t1" for d in range(60)]
     (folder / "dev.txt").write_text("\n".join(lines), encoding="utf-8")
-    monkeypatch.setattr(bench_encoders, "make_encoder", lambda name, threads=0: AngleEncoder())
+    monkeypatch.setattr(
+        bench_encoders, "make_encoder", lambda name, threads=0, settings=None: AngleEncoder()
+    )
     args = ["encoders", "compare", "--dataset", "thucnews", "--data-dir", str(tmp_path)]
     code = main(
         [

@@ -100,6 +100,7 @@ def cmd_encoders(args: argparse.Namespace, settings: Settings) -> int:
         prefix_study=args.prefix_study,
         threads=settings.encoder_threads,
         isolate=not args.same_process and not args.prefix_study,
+        settings=settings,
     )
     split = result["split"]
     lines = [

