@@ -65,6 +65,12 @@ class InterestParams:
         max_cluster_keywords: keywords kept per cluster for its label.
         event_weights: weight per event kind; negative means "less of this".
         vote_weights: how much an event on an item votes for that item's neighbours.
+        current_mismatch: how much an event of another topic lowers the belief that the user
+            is in an interest now (multiplied per post; a click counts half). 0.1: three posts
+            (or a post, a click and a post) on a new topic make it the current one.
+        current_return_rate: per event, this share of the belief returns to the lasting
+            interests (by weight): a user back on an old, strong interest is believed there
+            again after one or two events, without relearning it.
         vote_half_life_days: two years: on MovieLens the validation split prefers old votes
             barely faded (NDCG@10: 730 days 0.1462, 365 0.1457, none 0.1447, 30 0.1420).
         max_item_votes: items whose votes are kept (by |vote|), the neighbours' inputs. On
@@ -77,7 +83,7 @@ class InterestParams:
     short_half_life_days: float = 3.0
     short_half_life_events: float = 3.0
     cluster_half_life_days: float = 14.0
-    max_clusters: int = 5
+    max_clusters: int = 8
     cluster_join_threshold: float = 0.5
     cluster_support_threshold: float | None = None
     cluster_evict_weight: float = 0.05
@@ -89,6 +95,8 @@ class InterestParams:
     vote_weights: Mapping[str, float] = field(default_factory=lambda: VOTE_WEIGHTS)
     vote_half_life_days: float = 730.0
     max_item_votes: int = 500
+    current_mismatch: float = 0.05
+    current_return_rate: float = 0.1
 
     def __post_init__(self) -> None:
         for name in (
@@ -122,6 +130,10 @@ class InterestParams:
         support = self.cluster_support_threshold
         if support is not None and (not _is_number(support) or not -1.0 <= support <= 1.0):
             raise ConfigError(f"cluster_support_threshold must be in [-1, 1], got {support!r}")
+        for name in ("current_mismatch", "current_return_rate"):
+            value = getattr(self, name)
+            if not _is_number(value) or not 0.0 < value < 1.0:
+                raise ConfigError(f"{name} must be in (0, 1), got {value!r}")
         if not _is_number(self.cluster_evict_weight) or not self.cluster_evict_weight >= 0:
             raise ConfigError(
                 f"cluster_evict_weight must be >= 0, got {self.cluster_evict_weight!r}"

@@ -136,8 +136,9 @@ class Cluster:
     count: int
     label_hint: str | None = None
     categories: Mapping[str, int] = field(default_factory=dict)
-    # "What now": a mass decayed like the short-term vector (per event and in time), so a
-    # topic the user just switched to outweighs an old one before its lasting weight does.
+    # "What now": the belief (over the user's clusters, summing to 1 at ``recent_ms``) that
+    # the user is in this interest now; updated by Bayes' rule at each event (update.py), so a
+    # topic the user just switched to leads within a few events, and an old one returns fast.
     recent: float = 0.0
     recent_ms: int | None = None
 
@@ -229,14 +230,24 @@ def user_vectors(
 def recent_shares(
     clusters: Sequence[Cluster], now_ms: int, params: InterestParams
 ) -> dict[int, float]:
-    """Cluster id -> its share of the recent mass at ``now_ms`` (all 0 when there is none)."""
+    """Cluster id -> the belief that the user is in that interest now (sums to 1).
+
+    The belief formed at the last event relaxes towards the lasting weight shares over time
+    (``short_half_life_days``): after a few quiet days "now" is whatever the user likes most.
+    """
+    weights = {c.id: c.weight_at(now_ms, params) for c in clusters}
+    lasting_total = math.fsum(weights.values())
+    stored_total = math.fsum(max(c.recent, 0.0) for c in clusters)
     half_life_ms = params.short_half_life_days * DAY_MS
-    valued = {
-        c.id: c.recent * halving(max(now_ms - (c.recent_ms or now_ms), 0), half_life_ms)
-        for c in clusters
-    }
-    total = math.fsum(valued.values())
-    return {key: (value / total if total > 0 else 0.0) for key, value in valued.items()}
+    shares = {}
+    for c in clusters:
+        lasting = weights[c.id] / lasting_total if lasting_total > 0 else 0.0
+        if stored_total <= 0:
+            shares[c.id] = lasting
+            continue
+        stay = halving(max(now_ms - (c.recent_ms or now_ms), 0), half_life_ms)
+        shares[c.id] = stay * max(c.recent, 0.0) / stored_total + (1.0 - stay) * lasting
+    return shares
 
 
 def halving(age: float, half_life: float) -> float:

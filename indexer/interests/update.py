@@ -20,6 +20,7 @@ from indexer.interests.state import (
     checked_vector,
     decay_factors,
     halving,
+    recent_shares,
     scaled,
 )
 from plugin.errors import InputError
@@ -71,7 +72,8 @@ def apply_event(
         clusters, next_id, touched = _update_clusters(
             clusters, next_id, vector, weight, event, params
         )
-        clusters = _update_recency(clusters, touched, weight, event.time_ms, params)
+        if weight > 0:
+            clusters = _update_current(clusters, touched, vector, weight, event, params)
     clusters = _prune_clusters(clusters, now, params, keep=touched)
     categories, keywords, affinity_ref = _update_affinities(state, event, weight, params)
     collab, collab_version = _update_collab(state, event, params)
@@ -183,12 +185,18 @@ def _update_clusters(
     # Another category than the cluster's: similarity alone must be much higher to join
     # (a centroid of many texts is close to every text of an anisotropic model such as e5).
     mismatch_join = (params.cluster_join_threshold + 1.0) / 2
+    # Consecutive events are mostly of one topic: an event with nothing to say otherwise (no
+    # category, no shared keyword) joins the interest of the user's previous event at the
+    # support threshold. Without this, a new topic whose posts go uncategorised splits into
+    # one-event clusters that evict each other before any can grow.
+    latest = max(clusters, key=lambda c: (c.last_seen_ms, c.id)).id if clusters else None
     for index, cluster in enumerate(clusters):
         direction = cluster.acc.direction()
         cos = -math.inf if direction is None else float(direction @ vector)
         match = cluster.topic_match(event)
         join = mismatch_join if match is False else params.cluster_join_threshold
-        eligible = cos >= join or (cos >= support and match is True)
+        supported = match is True or (match is None and cluster.id == latest)
+        eligible = cos >= join or (cos >= support and supported)
         if eligible and cos > best_cos:
             best, best_cos = index, cos
     joins = best is not None
@@ -229,27 +237,82 @@ def _update_clusters(
     return (*clusters, created), next_id + 1, next_id
 
 
-def _update_recency(
+def _update_current(
     clusters: tuple[Cluster, ...],
     touched: int | None,
+    vector: np.ndarray,
     weight: float,
-    time_ms: int,
+    event: InterestEvent,
     params: InterestParams,
 ) -> tuple[Cluster, ...]:
-    """Every cluster's recent mass fades by one event (and by time); the touched one gains
-    the event's weight (a dislike takes it away, never below 0)."""
-    per_event = halving(1.0, params.short_half_life_events)
+    """Bayes' rule for "which interest is the user in now" (each cluster's ``recent``).
+
+    The belief first drifts back towards the lasting interests (their weight shares, the
+    prior): by ``current_return_rate`` per event and fully over a few short half-lives of
+    time, so an interest the user returns to needs no relearning. The event is then evidence:
+    the cluster it joined, or one it shares its topic with, keeps its belief; every other is
+    multiplied by ``current_mismatch ** (strength * (1 - match))``, ``match`` being how close
+    the event's cosine to that cluster comes to the join threshold from halfway up from the
+    support threshold. A click (weight 0.5) is
+    half the evidence of a post or a like.
+    """
+    if not clusters:
+        return clusters
+    prior = _lasting_shares(clusters, event.time_ms, params)
+    belief = _relaxed_belief(clusters, prior, event.time_ms, params)
+    rate = params.current_return_rate
+    strength = min(weight, 1.0)
+    # Halfway between the support and the join threshold: below it a cosine is no evidence
+    # of the topic (for some models the support threshold is close to unrelated texts).
+    join = params.cluster_join_threshold
+    support = join if params.cluster_support_threshold is None else params.cluster_support_threshold
+    low = (join + support) / 2
+    span = max(join - low, 1e-6)
+    posterior = []
+    for cluster, believed, lasting in zip(clusters, belief, prior, strict=True):
+        value = (1.0 - rate) * believed + rate * lasting
+        if cluster.id == touched and cluster.recent_ms is None:
+            # A new interest: the user moved to something new, as likely as moving back to
+            # all the old ones together, not in proportion to its one event's weight.
+            value = rate
+        if cluster.id != touched and not cluster.shares_topic(event):
+            direction = cluster.acc.direction()
+            cos = -1.0 if direction is None else float(direction @ vector)
+            match = min(max((cos - low) / span, 0.0), 1.0)
+            value *= params.current_mismatch ** (strength * (1.0 - match))
+        posterior.append(value)
+    total = math.fsum(posterior)
+    return tuple(
+        replace(cluster, recent=value / total if total > 0 else lasting, recent_ms=event.time_ms)
+        for cluster, value, lasting in zip(clusters, posterior, prior, strict=True)
+    )
+
+
+def _lasting_shares(
+    clusters: Sequence[Cluster], time_ms: int, params: InterestParams
+) -> list[float]:
+    weights = [c.weight_at(time_ms, params) for c in clusters]
+    total = math.fsum(weights)
+    return [w / total if total > 0 else 1.0 / len(weights) for w in weights]
+
+
+def _relaxed_belief(
+    clusters: Sequence[Cluster], prior: Sequence[float], time_ms: int, params: InterestParams
+) -> list[float]:
+    """The stored belief, moved towards ``prior`` by the time since it was formed (the short
+    half-life); ``prior`` itself when there is none yet (a new user, or a state from before
+    the belief existed)."""
+    stored = [max(c.recent, 0.0) for c in clusters]
+    total = math.fsum(stored)
+    if total <= 0:
+        return list(prior)
     half_life_ms = params.short_half_life_days * DAY_MS
-    updated = []
-    for cluster in clusters:
+    belief = []
+    for cluster, value, lasting in zip(clusters, stored, prior, strict=True):
         age = max(time_ms - (cluster.recent_ms or time_ms), 0)
-        recent = cluster.recent * per_event * halving(age, half_life_ms)
-        if cluster.id == touched:
-            recent = max(recent + weight, 0.0)
-        updated.append(
-            replace(cluster, recent=recent, recent_ms=max(time_ms, cluster.recent_ms or time_ms))
-        )
-    return tuple(updated)
+        stay = halving(age, half_life_ms)
+        belief.append(stay * value / total + (1.0 - stay) * lasting)
+    return belief
 
 
 def _counted(counts: Mapping[str, int], category: str | None) -> dict[str, int]:
@@ -262,16 +325,21 @@ def _counted(counts: Mapping[str, int], category: str | None) -> dict[str, int]:
 def _prune_clusters(
     clusters: tuple[Cluster, ...], now_ms: int, params: InterestParams, *, keep: int | None
 ) -> tuple[Cluster, ...]:
-    """Drop faded clusters, then the weakest until at most ``max_clusters`` remain.
+    """Drop faded clusters, then the least valued until at most ``max_clusters`` remain.
 
-    The cluster the current event created or joined (``keep``) is exempt from the size cut:
-    otherwise a new interest, which starts at one event's weight, could never displace an
-    established one and the profile would freeze.
+    A cluster's value is its share of the lasting weight plus the belief that the user is in
+    it now (``recent``), so the first events of a new interest, each still light, do not
+    evict each other before they can join up, while a strong old interest stays. The cluster
+    the current event created or joined (``keep``) is exempt from the size cut: otherwise a
+    new interest could never displace an established one and the profile would freeze.
     """
     alive = [c for c in clusters if c.weight_at(now_ms, params) >= params.cluster_evict_weight]
     while len(alive) > params.max_clusters:
+        shares = _lasting_shares(alive, now_ms, params)
+        beliefs = recent_shares(alive, now_ms, params)
+        value = {c.id: share + beliefs[c.id] for c, share in zip(alive, shares, strict=True)}
         candidates = [c for c in alive if c.id != keep] or alive
-        weakest = min(candidates, key=lambda c: (c.weight_at(now_ms, params), -c.id))
+        weakest = min(candidates, key=lambda c: (value[c.id], -c.id))
         alive.remove(weakest)
     return tuple(alive)
 

@@ -2,11 +2,11 @@
 
 A seeded sample of headlines (the same share of every category) is indexed through the
 workers; the other headlines are what simulated users write. Each simulated user has a
-known schedule: ``PHASE_A`` events in category A, then ``PHASE_B`` in category B,
-alternating a post (the text of an unindexed headline of the category) and a click (an
-indexed headline of the category), one hour apart, ending now. After every event each
-method lists 10 items (never one the user clicked) and the share of category B in them
-is recorded. Methods:
+known schedule: ``PHASE_A`` events in category A, then ``PHASE_B`` in category B, then
+``PHASE_RETURN`` in A again (the user returns to the old interest), alternating a post (the
+text of an unindexed headline of the category) and a click (an indexed headline of the
+category), one hour apart, ending now. After every event each method lists 10 items (never
+one the user clicked) and the shares of categories A and B in them are recorded. Methods:
 
 * ``dynamic-interest``: ``PersonalizedSearch.recommend`` after the event is applied;
 * ``static-profile``: cosine to the mean of all the user's past event vectors (posts
@@ -18,9 +18,10 @@ is recorded. Methods:
   path (interest maths) or the read path (retrieval and blending) holds a switch back.
 
 Reported per method: after how many B events at least ``SWITCH_PRECISION`` of the top 10
-are category B (null when it never happens within ``PHASE_B``), and the mean precision
-curves. ``methods`` holds ``coverage`` and ``diversity`` of all lists shown (the accuracy
-metrics of ``metrics.json`` need held-out items and do not apply here).
+are category B (null when it never happens within ``PHASE_B``), after how many return events
+at least that share is category A again (null when not within ``PHASE_RETURN``), and the
+mean precision curves. ``methods`` holds ``coverage`` and ``diversity`` of all lists shown
+(the accuracy metrics of ``metrics.json`` need held-out items and do not apply here).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ DEFAULT_PAIRS = 6
 DEFAULT_SEED = 7
 PHASE_A = 20
 PHASE_B = 15
+PHASE_RETURN = 10
 TOP = 10
 SWITCH_PRECISION = 0.6
 STEP = timedelta(hours=1)
@@ -107,9 +109,10 @@ def schedule_pairs(labels: Sequence[str], count: int, seed: int) -> list[tuple[s
 def user_events(
     corpus: Corpus, pair: tuple[str, str], user: str, *, end: datetime, seed: int
 ) -> list[dict[str, Any]]:
-    """The schedule of one user: PHASE_A events in A, then PHASE_B in B, post/click alternating."""
+    """The schedule of one user: PHASE_A events in A, PHASE_B in B, then PHASE_RETURN in A,
+    post/click alternating."""
     rng = random.Random(f"{seed}-{user}")
-    total = PHASE_A + PHASE_B
+    total = PHASE_A + PHASE_B + PHASE_RETURN
     clicks = {
         label: rng.sample(
             [i for i, c in sorted(corpus.categories.items()) if c == label], (total + 1) // 2
@@ -119,7 +122,7 @@ def user_events(
     posts = {label: rng.sample(corpus.posts[label], total // 2 + 1) for label in pair}
     events = []
     for step in range(total):
-        label = pair[0] if step < PHASE_A else pair[1]
+        label = pair[1] if PHASE_A <= step < PHASE_A + PHASE_B else pair[0]
         moment = end - STEP * (total - 1 - step)
         event: dict[str, Any] = {"user": user, "time": moment.isoformat()}
         if step % 2 == 0:
@@ -146,7 +149,17 @@ def precision(ranked: Sequence[str], categories: Mapping[str, str], label: str) 
 
 def events_to_switch(curve_b: Sequence[float]) -> int | None:
     """How many B events until precision@10 for B ≥ SWITCH_PRECISION (None: never)."""
-    for count, value in enumerate(curve_b[PHASE_A:], start=1):
+    return _first_reaching(curve_b[PHASE_A : PHASE_A + PHASE_B])
+
+
+def events_to_return(curve_a: Sequence[float]) -> int | None:
+    """How many events back in A until precision@10 for A ≥ SWITCH_PRECISION again (None:
+    not within PHASE_RETURN)."""
+    return _first_reaching(curve_a[PHASE_A + PHASE_B :])
+
+
+def _first_reaching(curve: Sequence[float]) -> int | None:
+    for count, value in enumerate(curve, start=1):
         if value >= SWITCH_PRECISION:
             return count
     return None
@@ -191,6 +204,7 @@ def run(
         trained = tasks.wait(tasks.send("tasks.training.retrain_categories"))
         logger.info("category model v%s (%s categories)", trained.get("version"),
                     trained.get("categories"))  # fmt: skip
+        logger.info("similarity calibration: %s", tasks.calibrate())
         ids = sorted(corpus.categories)
         vectors = stackio.fetch_vectors(es, alias, ids)
         filters = _filters(es, alias, corpus)
@@ -316,12 +330,19 @@ def _payload(
         }
         switches = [events_to_switch(t.precision_b[method]) for t in traces]
         reached = [s for s in switches if s is not None]
+        returns = [events_to_return(t.precision_a[method]) for t in traces]
+        back = [r for r in returns if r is not None]
         drift[method] = {
             "events_to_switch": {
                 f"{a} -> {b}": s for (a, b), s in zip(schedule, switches, strict=True)
             },
             "switched_pairs": len(reached),
             "mean_events_to_switch": round(mean(float(s) for s in reached), 2) if reached else None,
+            "events_to_return": {
+                f"{a} -> {b}": r for (a, b), r in zip(schedule, returns, strict=True)
+            },
+            "returned_pairs": len(back),
+            "mean_events_to_return": round(mean(float(r) for r in back), 2) if back else None,
             "precision_b": _mean_curve([t.precision_b[method] for t in traces]),
             "precision_a": _mean_curve([t.precision_a[method] for t in traces]),
         }
@@ -329,17 +350,26 @@ def _payload(
         "dataset": dataset,
         "split": f"drift simulation: {len(ids)} indexed headlines ({len(corpus.posts)} "
         f"categories, seed {seed}); {len(schedule)} users, each {PHASE_A} events in category "
-        f"A then {PHASE_B} in B (post/click alternating); precision@{TOP} for B after each "
-        "event; no held-out items, so only coverage and diversity are in methods",
+        f"A, then {PHASE_B} in B, then {PHASE_RETURN} in A again (post/click alternating); "
+        f"precision@{TOP} for A and B after each event; no held-out items, so only coverage "
+        "and diversity are in methods",
         "methods": methods,
         "drift": {
             "pairs": [list(p) for p in schedule],
             "phase_a": PHASE_A,
             "phase_b": PHASE_B,
+            "phase_return": PHASE_RETURN,
             "switch_precision": SWITCH_PRECISION,
             "methods": drift,
         },
     }
+
+
+def _count(value: float | None, limit: int | None) -> str:
+    """A count for the report: '>limit' (or '–' without a limit) when it never happened."""
+    if value is None:
+        return f">{limit}" if limit is not None else "–"
+    return f"{value:g}"
 
 
 def _mean_curve(curves: Sequence[Sequence[float]]) -> list[float]:
@@ -354,28 +384,29 @@ def _write(out_dir: Path, payload: dict[str, Any]) -> None:
             {m: drift[m][f"precision_{side}"] for m in METHODS},
             out_dir / f"drift_precision_{side}.png",
             title=f"{payload['dataset']}: share of category {label} in the top 10",
-            xlabel=f"events (A for 1-{PHASE_A}, then B)",
+            xlabel=f"events (A for 1-{PHASE_A}, B to {PHASE_A + PHASE_B}, then A)",
             ylabel=f"precision@10 for {side.upper()}",
-            marker_x=PHASE_A + 0.5,
+            marker_x=(PHASE_A + 0.5, PHASE_A + PHASE_B + 0.5),
         )
-    checkpoints = (5, 10, PHASE_B)
+    checkpoints = (3, 5, 10, PHASE_B)
     rows = [
         "| method | pairs switched | mean events to switch | "
         + " | ".join(f"B share after {n} B events" for n in checkpoints)
-        + " | per pair |",
-        "|---|---:|---:|" + "---:|" * len(checkpoints) + "---|",
+        + " | pairs returned | mean events to return | per pair (switch, return) |",
+        "|---|---:|---:|" + "---:|" * len(checkpoints) + "---:|---:|---|",
     ]
     for method in METHODS:
         d = drift[method]
         per_pair = ", ".join(
-            f"{pair}: {n if n is not None else f'>{PHASE_B}'}"
+            f"{pair}: {_count(n, PHASE_B)}, {_count(d['events_to_return'][pair], PHASE_RETURN)}"
             for pair, n in d["events_to_switch"].items()
         )
         shares = " | ".join(f"{d['precision_b'][PHASE_A + n - 1]:.2f}" for n in checkpoints)
-        mean_switch = d["mean_events_to_switch"]
         rows.append(
             f"| {method} | {d['switched_pairs']}/{len(d['events_to_switch'])} | "
-            f"{'–' if mean_switch is None else mean_switch} | {shares} | {per_pair} |"
+            f"{_count(d['mean_events_to_switch'], None)} | {shares} | "
+            f"{d['returned_pairs']}/{len(d['events_to_return'])} | "
+            f"{_count(d['mean_events_to_return'], None)} | {per_pair} |"
         )
     lines = [
         f"# Interest drift on {payload['dataset']}",
@@ -383,7 +414,7 @@ def _write(out_dir: Path, payload: dict[str, Any]) -> None:
         payload["split"] + ".",
         "",
         f"Events after the switch until at least {int(SWITCH_PRECISION * TOP)} of the top "
-        f"{TOP} are category B:",
+        f"{TOP} are category B, and after the return until as many are category A again:",
         "",
         *rows,
         "",

@@ -102,6 +102,8 @@ def summary_lines(payload: dict[str, Any]) -> list[str]:
         for method, values in drift["methods"].items():
             lines.append(
                 f"  {method:20} switched {values['switched_pairs']}/{len(drift['pairs'])} "
-                f"pairs, mean {values['mean_events_to_switch']} events after the switch"
+                f"pairs, mean {values['mean_events_to_switch']} events after the switch; "
+                f"returned {values['returned_pairs']}/{len(drift['pairs'])}, mean "
+                f"{values['mean_events_to_return']} events after the return"
             )
     return lines

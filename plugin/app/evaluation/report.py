@@ -78,15 +78,18 @@ def line_chart(
     title: str,
     xlabel: str,
     ylabel: str,
-    marker_x: float | None = None,
+    marker_x: float | Sequence[float] | None = None,
 ) -> Path:
     """One line per series (x = position), with an optional vertical marker."""
     plt = _pyplot()
     fig, axis = plt.subplots(figsize=(7, 3.6))
     for name, values in series.items():
         axis.plot(range(1, len(values) + 1), values, label=name)
-    if marker_x is not None:
-        axis.axvline(marker_x, color="grey", linestyle="--", linewidth=1)
+    markers = (
+        () if marker_x is None else (marker_x,) if isinstance(marker_x, int | float) else marker_x
+    )
+    for x in markers:
+        axis.axvline(x, color="grey", linestyle="--", linewidth=1)
     axis.set_xlabel(xlabel)
     axis.set_ylabel(ylabel)
     axis.set_ylim(-0.02, 1.02)
