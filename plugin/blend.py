@@ -4,10 +4,13 @@ This mirrors the Java scorer term for term, so the portable mode scores with the
 and tests can check a native score against it. Every component is in [0, 1] before weighting:
 
 * bm25          s / (s + bm25_k), s = the subquery ``_score`` (0 when s <= 0)
-* interest      (1 - beta) * max(0, cos(u, item)) + beta * max_c max(0, cos(c, item)) * cw_c,
+* interest      (1 - beta) * sim(u, item) + beta * max_c sim(c, item) * cw_c,
                 u = (1 - alpha) * long_term + alpha * short_term (an absent vector adds nothing);
                 without clusters the first part alone, without u the second alone
-* query         max(0, cos(query_vector, item))
+* query         sim(query_vector, item)
+* sim(a, b)     clamp((cos - similarity_floor) / (similarity_scale - similarity_floor), 0, 1),
+                cos = cos(a, b), or with a ``centre`` (the catalogue calibration) the cosine of
+                unit(a) - centre and unit(b) - centre
 * freshness     2 ** (-age_days / half_life_days); age clamped at 0, so a future date is 1
 * category      clamp(category_affinity[item category], 0, 1); the best of several categories
 * popularity    min(1, ln(1 + max(0, popularity)) / popularity_norm)
@@ -158,9 +161,10 @@ def to_millis(value: object) -> float | None:
     return moment.timestamp() * 1000.0
 
 
-def _rescaled(cosine: float, floor: float) -> float:
-    """Map [floor, 1] onto [0, 1]: models such as e5 put unrelated texts at cosine ~0.75."""
-    return max(0.0, (cosine - floor) / (1.0 - floor))
+def _rescaled(cosine: float, floor: float, scale: float = 1.0) -> float:
+    """Map [floor, scale] onto [0, 1], clamped: models such as e5 put unrelated texts at cosine
+    ~0.75, and a calibration says which cosine counts as a full match."""
+    return min(1.0, max(0.0, (min(cosine, 1.0) - floor) / (scale - floor)))
 
 
 def _floor(params: Mapping[str, Any]) -> float:
@@ -168,6 +172,53 @@ def _floor(params: Mapping[str, Any]) -> float:
     if not 0.0 <= value < 1.0:
         raise InputError(f"param 'similarity_floor' must be in [0, 1), got {value!r}")
     return value
+
+
+def _scale(params: Mapping[str, Any], floor: float) -> float:
+    value = _number(params, "similarity_scale", 1.0)
+    if not floor < value <= 1.0:
+        raise InputError(
+            f"param 'similarity_scale' must be in (similarity_floor, 1] = ({floor}, 1], "
+            f"got {value!r}"
+        )
+    return value
+
+
+class _TextSpace:
+    """Text cosines as the scorer takes them: of both vectors minus ``centre`` (the
+    calibration) when one is given, then rescaled by floor and scale."""
+
+    def __init__(self, params: Mapping[str, Any], item: FloatArray | None, field: str) -> None:
+        self.floor = _floor(params)
+        self.scale = _scale(params, self.floor)
+        self.centre = _vector("centre", params.get("centre"))
+        self.item = item
+        self.field = field
+        if self.centre is not None and item is not None and self.centre.shape != item.shape:
+            raise InputError(
+                f"centre has {self.centre.shape[0]} dims, the item has {item.shape[0]}"
+            )
+
+    def similarity(self, vector: FloatArray | None, what: str) -> float:
+        if vector is None or self.item is None:
+            return 0.0
+        if self.centre is None:
+            cosine = _cosine(vector, self.item, f"{self.field} vs {what}")
+        else:
+            # Both as unit vectors first, as the scorer has them, then minus the centre.
+            unit = _unit(vector, f"{self.field} vs {what}", self.item)
+            item = _unit(self.item, self.field, self.item)
+            if unit is None or item is None:
+                return 0.0
+            cosine = _cosine(unit - self.centre, item - self.centre, f"{self.field} vs {what}")
+        return _rescaled(cosine, self.floor, self.scale)
+
+
+def _unit(vector: FloatArray, what: str, item: FloatArray) -> FloatArray | None:
+    if vector.shape != item.shape:
+        raise InputError(f"{what}: vector has {vector.shape[0]} dims, the item has {item.shape[0]}")
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else None
 
 
 def _bm25(score: float, k: float) -> float:
@@ -178,7 +229,9 @@ def _bm25(score: float, k: float) -> float:
     return score / (score + k)
 
 
-def _interest(item: FloatArray | None, params: Mapping[str, Any], field: str) -> tuple[float, int]:
+def _interest(
+    item: FloatArray | None, params: Mapping[str, Any], space: _TextSpace
+) -> tuple[float, int]:
     alpha = _fraction(params, "short_term_weight", DEFAULT_SHORT_TERM_WEIGHT)
     beta = _fraction(params, "cluster_mix", DEFAULT_CLUSTER_MIX)
     long_term = _vector("long_term", params.get("long_term"))
@@ -190,8 +243,7 @@ def _interest(item: FloatArray | None, params: Mapping[str, Any], field: str) ->
         if user is not None and user.shape != short_term.shape:
             raise InputError("long_term and short_term have different lengths")
         user = alpha * short_term if user is None else user + alpha * short_term
-    floor = _floor(params)
-    overall = _rescaled(_cosine(user, item, f"{field} vs user vector"), floor)
+    overall = space.similarity(user, "user vector")
 
     clusters = params.get("clusters") or []
     cluster_weights = params.get("cluster_weights") or []
@@ -203,7 +255,7 @@ def _interest(item: FloatArray | None, params: Mapping[str, Any], field: str) ->
     for index, (raw_vector, raw_weight) in enumerate(zip(clusters, cluster_weights, strict=True)):
         weight = _cluster_weight(index, raw_weight)
         vector = _vector(f"clusters[{index}]", raw_vector)
-        value = _rescaled(_cosine(vector, item, f"{field} vs clusters[{index}]"), floor) * weight
+        value = space.similarity(vector, f"clusters[{index}]") * weight
         if value > best:
             best, best_index = value, index
     # Either part alone when the other is absent, as the Java scorer does.
@@ -281,15 +333,14 @@ def evaluate(
     vector_field = str(params.get("vector_field", VECTOR_FIELD))
     collab_field = str(params.get("collab_field", COLLAB_FIELD))
     item = _vector(vector_field, item_source.get(vector_field))
-    interest, cluster = _interest(item, params, vector_field)
+    space = _TextSpace(params, item, vector_field)
+    interest, cluster = _interest(item, params, space)
     query_vector = _vector("query_vector", params.get("query_vector"))
     collab_vector = _vector("collab_vector", params.get("collab_vector"))
     raw = {
         "bm25": _bm25(float(bm25_score), _positive(params, "bm25_k", DEFAULT_BM25_K)),
         "interest": interest,
-        "query": _rescaled(
-            _cosine(query_vector, item, f"{vector_field} vs query_vector"), _floor(params)
-        ),
+        "query": space.similarity(query_vector, "query_vector"),
         "freshness": _freshness(item_source, params),
         "category": _category(item_source, params),
         "popularity": _popularity(item_source, params),

@@ -15,6 +15,7 @@ from typing import Any, cast
 from elasticsearch import Elasticsearch, NotFoundError
 
 from plugin.blend import FRESHNESS_FIELD, POPULARITY_FIELD
+from plugin.calibration import calibration_from_meta
 from plugin.encoder import Encoder, load_encoder, profile_for
 from plugin.errors import InputError
 from plugin.es import (
@@ -47,6 +48,7 @@ from plugin.queries import (
     parse_hit,
     rank_portable_hits,
     recommend_clusters,
+    script_weights,
 )
 from plugin.settings import Settings
 from plugin.types import (
@@ -143,6 +145,17 @@ class PersonalizedSearch:
         if model.get("name") != self.settings.model:
             check_model(meta, self.model_identity())
         config = replace(parse_meta(meta), similarity_floor=float(model.get("similarity_floor", 0)))
+        calibration = calibration_from_meta(
+            meta, model=str(model.get("name")), dims=int(model.get("dims") or 0)
+        )
+        if calibration is not None:
+            # The catalogue's calibration replaces the model's fixed floor.
+            config = replace(
+                config,
+                centre=calibration.centre,
+                similarity_floor=calibration.floor,
+                similarity_scale=calibration.scale,
+            )
         with self._lock:
             self._config = (self._clock() + CONFIG_TTL_S, config)
             self._dims = int(model.get("dims") or 0)
@@ -334,7 +347,10 @@ class PersonalizedSearch:
                 mode=checked,
             )
             response = self.es.search(index=self.items_alias, body=body)
-            hits = [parse_hit(hit, profile=profile) for hit in response["hits"]["hits"]]
+            weights = script_weights(body)
+            hits = [
+                parse_hit(hit, profile=profile, weights=weights) for hit in response["hits"]["hits"]
+            ]
         return SearchResult(
             hits=tuple(hits), cold_start=profile is None, mode=checked, scorer=scorer
         )
@@ -394,13 +410,18 @@ class PersonalizedSearch:
             explain=False,
         )
         responses = self._msearch(bodies)
-        clusters = recommend_clusters(profile, diversity=config.diversity)
+        clusters = recommend_clusters(
+            profile, diversity=config.diversity, now_share=config.now_share
+        )
         quotas = cluster_quotas(
-            profile, size, recent_share=config.short_term_weight, diversity=config.diversity
+            profile, size, recent_share=config.now_share, diversity=config.diversity
         )
         merged = merge_recommendations(responses, quotas, size, clusters=clusters)
         merged = self._explained(bodies, clusters, merged)
-        hits = [parse_hit(m.hit, profile=profile, cluster=m.cluster) for m in merged]
+        weights = script_weights(bodies[0]) if bodies else None
+        hits = [
+            parse_hit(m.hit, profile=profile, cluster=m.cluster, weights=weights) for m in merged
+        ]
         return SearchResult(hits=tuple(hits), cold_start=False, mode=checked, scorer=scorer)
 
     def _msearch(self, bodies: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

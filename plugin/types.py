@@ -57,11 +57,17 @@ class BlendConfig:
     # Share of a recommendation page split among the user's interests by quota; the rest is
     # the best of the whole blend (1: every slot by interest, 0: one ranking).
     diversity: float = 1.0
+    # Weight of "the interest the user is in now" against lasting weight: page quotas and the
+    # whole-profile body's cluster weights (0: lasting weight only).
+    now_share: float = 0.0
     version: int = 0
     updated_at: str | None = None
     note: str = ""
-    # A property of the model (``_meta.model``), not an admin knob: set by the service.
+    # Properties of the model and catalogue (``_meta.model``, ``_meta.calibration``), not
+    # admin knobs: set by the service. ``centre`` None: raw cosines.
     similarity_floor: float = 0.0
+    similarity_scale: float = 1.0
+    centre: tuple[float, ...] | None = None
 
     def params(self) -> dict[str, float]:
         """The numeric parameters as stored in ``_meta.blend.params``."""
@@ -72,6 +78,7 @@ class BlendConfig:
             "cluster_mix": self.cluster_mix,
             "popularity_norm": self.popularity_norm,
             "diversity": self.diversity,
+            "now_share": self.now_share,
         }
 
 
@@ -87,7 +94,7 @@ class InterestCluster:
     weight: float
     label: str = ""
     last_seen: str | None = None
-    # Share of the user's recent activity (short-term decay) in this interest, in [0, 1].
+    # The belief that the user is in this interest now (over the user's clusters), in [0, 1].
     recent: float = 0.0
     # The categories of this interest's events, as shares.
     categories: Mapping[str, float] = field(default_factory=dict)

@@ -60,6 +60,9 @@ DEFAULT_WEIGHTS = BlendWeights(
 #   whole blend. On the validation split above NDCG@10 0.1518 at 0, 0.1516 at 0.2, 0.1505 at
 #   0.5 (0.9% less, within the 3% allowed), and the quotas keep a new interest on the page
 #   at once when a user's topic moves (the drift evaluation).
+# - now_share 0.8: how much the belief "which interest is the user in now" (each cluster's
+#   ``recent``, indexer.interests.update) weighs against lasting weight in the page's quotas
+#   and the whole-profile body's cluster weights. A fifth stays with the lasting interests.
 DEFAULT_PARAMS: dict[str, float] = {
     "bm25_k": 5.0,
     "half_life_days": 14.0,
@@ -67,10 +70,11 @@ DEFAULT_PARAMS: dict[str, float] = {
     "cluster_mix": 0.5,
     "popularity_norm": 6.9,
     "diversity": 0.5,
+    "now_share": 0.8,
 }
 PARAM_NAMES: tuple[str, ...] = tuple(DEFAULT_PARAMS)
 # Mixing fractions live in [0, 1]; the others only need to be positive.
-UNIT_PARAMS = frozenset({"short_term_weight", "cluster_mix", "diversity"})
+UNIT_PARAMS = frozenset({"short_term_weight", "cluster_mix", "diversity", "now_share"})
 
 HISTORY_LIMIT = 50
 MAX_NOTE_CHARS = 500
@@ -124,7 +128,8 @@ def validate_params(mapping: Mapping[str, object]) -> dict[str, float]:
 
     Raises:
         WeightsError: naming an unknown key, or a value that is not a positive finite number
-            (``short_term_weight``, ``cluster_mix`` and ``diversity``: not in [0, 1]).
+            (``short_term_weight``, ``cluster_mix``, ``diversity`` and ``now_share``: not in
+            [0, 1]).
     """
     if not isinstance(mapping, Mapping):
         raise WeightsError(f"params must be an object, got {type(mapping).__name__}")
@@ -159,6 +164,7 @@ def _config(
         cluster_mix=params["cluster_mix"],
         popularity_norm=params["popularity_norm"],
         diversity=params["diversity"],
+        now_share=params["now_share"],
         version=version,
         updated_at=updated_at,
         note=note,
@@ -325,7 +331,12 @@ def overridden(config: BlendConfig, updates: Mapping[str, str | float]) -> Blend
     rebuilt = _config(
         weights, params, version=config.version, updated_at=config.updated_at, note=config.note
     )
-    return replace(rebuilt, similarity_floor=config.similarity_floor)
+    return replace(
+        rebuilt,
+        similarity_floor=config.similarity_floor,
+        similarity_scale=config.similarity_scale,
+        centre=config.centre,
+    )
 
 
 def rollback(

@@ -52,6 +52,11 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "tasks.events.flush_popularity",
         "schedule": 60.0,
     },
+    # The catalogue's centre moves slowly as items come and go: daily is plenty.
+    "calibrate-daily": {
+        "task": "tasks.training.calibrate",
+        "schedule": crontab(hour=3, minute=15),
+    },
     "propose-weights-daily": {
         "task": "tasks.training.propose_weights",
         "schedule": crontab(hour=3, minute=30),

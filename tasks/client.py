@@ -287,6 +287,17 @@ class TaskClient:
         )
         return summary
 
+    def calibrate(self, *, timeout: float = RESULT_TIMEOUT_S) -> dict[str, Any]:
+        """Fit the similarity calibration on a worker and wait for it.
+
+        Returns:
+            the worker's summary (``_meta.calibration`` without the centre), or
+            ``{"skipped": reason}``.
+        """
+        self.require_workers()
+        summary: dict[str, Any] = self.wait(self.send("tasks.training.calibrate"), timeout=timeout)
+        return summary
+
     def refresh(self, index: str) -> None:
         """Refresh ``index`` (an alias, a concrete index, or a short name such as "items")."""
         from mappings import INDEX_NAMES

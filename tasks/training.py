@@ -1,5 +1,5 @@
-"""Scheduled retraining: the category model, collaborative item factors, item neighbours, and
-a blend-weights proposal (never applied).
+"""Scheduled retraining: the category model, collaborative item factors, item neighbours, the
+similarity calibration, and a blend-weights proposal (never applied).
 
 Run the scheduler next to the workers: ``celery -A tasks.app beat`` (see ``BEAT_SCHEDULE`` in
 ``tasks/app.py``).
@@ -13,7 +13,7 @@ from typing import Any
 
 from celery.utils.log import get_task_logger
 
-from indexer import collab_store, neighbours_store
+from indexer import calibration_store, collab_store, neighbours_store
 from indexer.interests import InterestParams
 from indexer.training import retrain_categories as run_retrain_categories
 from plugin.errors import InputError
@@ -47,6 +47,24 @@ def retrain_categories(prefix: str | None = None) -> dict[str, Any]:
     return run_retrain_categories(
         get_es(), items_index=current.index_alias("items"), state_dir=current.prefix_state_dir
     )
+
+
+@app.task(name="tasks.training.calibrate", **retry_options(settings, RETRY_ON))
+@retry_transient
+def calibrate(prefix: str | None = None) -> dict[str, Any]:
+    """Fit the catalogue's similarity calibration (centre and scale) into ``_meta``.
+
+    Returns:
+        the ``_meta.calibration`` summary without the centre; with too few items,
+        ``{"skipped": reason}`` and the current calibration (or none) stays.
+    """
+    current = get_settings(prefix)
+    try:
+        fitted = calibration_store.refit(get_es(), items_index=current.index_alias("items"))
+    except InputError as exc:
+        logger.info("no calibration: %s", exc)
+        return {"skipped": str(exc)}
+    return calibration_store.summary(fitted)
 
 
 @app.task(name="tasks.training.propose_weights", **retry_options(settings, RETRY_ON))

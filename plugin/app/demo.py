@@ -102,6 +102,12 @@ def run_demo(
             f"indexed {indexed['indexed']} items in {indexed['seconds']:.1f}s "
             f"({len(indexed['errors'])} errors)"
         )
+        calibrated = tasks.calibrate()  # as the daily beat task would
+        if "skipped" in calibrated:
+            say(f"no similarity calibration: {calibrated['skipped']}")
+        else:
+            items_n, scale = calibrated["items"], calibrated["scale"]
+            say(f"similarity calibration of {items_n} items: scale {scale}")
         say(f"replaying {len(events)} events in time order ...\n")
         say(f"{'time':16} {'user':9} {'event':48} {'strongest interest':22} top recommendation")
         for event in events:

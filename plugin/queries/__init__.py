@@ -45,6 +45,7 @@ from plugin.queries.params import (
     ScorerParams,
     build_blend_script,
     build_native_params,
+    script_weights,
     usable_clusters,
 )
 from plugin.queries.portable import build_portable_search_body, rank_portable_hits
@@ -85,5 +86,6 @@ __all__ = [
     "rank_portable_hits",
     "reason_for",
     "recommend_clusters",
+    "script_weights",
     "usable_clusters",
 ]

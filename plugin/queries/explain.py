@@ -10,7 +10,11 @@ from plugin.blend import (
     CATEGORY_FIELD,
 )
 from plugin.errors import InputError
-from plugin.queries.limits import PERSONAL_REASON_SHARE, VECTOR_SOURCE_FIELDS
+from plugin.queries.limits import (
+    PERSONAL_REASON_SHARE,
+    REASON_MIN_STRENGTH,
+    VECTOR_SOURCE_FIELDS,
+)
 from plugin.queries.params import usable_clusters
 from plugin.types import (
     WEIGHT_NAMES,
@@ -82,8 +86,15 @@ def reason_for(
     *,
     item_category: str | None = None,
     liked: str | None = None,
+    weights: Mapping[str, float] | None = None,
 ) -> str:
     """One plain-language reason, from the largest contribution (bm25 and query together).
+
+    A reason names an interest, a category or a liked item only when that signal carries at
+    least ``PERSONAL_REASON_SHARE`` of the score and, given ``weights``, its strength (value
+    over weight) is at least ``REASON_MIN_STRENGTH``: a weak match that many unrelated items
+    also get is not what ranked the item. Otherwise the reason is what did: people with
+    similar tastes, popularity or freshness.
 
     Args:
         components: weighted components of the hit.
@@ -91,6 +102,8 @@ def reason_for(
         profile: the user, for a fallback label (top keyword or category).
         item_category: the item's category, named in the category reason.
         liked: the voted item that lifted this one most (the neighbours reason names it).
+        weights: the weights the components were scored with (the script's), to tell a
+            signal's strength from its weight; without them only the share counts.
     """
     search = components.get("bm25", 0.0) + components.get("query", 0.0)
     personal = {
@@ -107,14 +120,25 @@ def reason_for(
     if total <= 0:
         return "recommended for you"
     label = cluster_label or (_top(profile.keywords) if profile else None)
+
+    def strong(name: str) -> bool:
+        weight = (weights or {}).get(name, 0.0)
+        return weight <= 0 or personal[name] / weight >= REASON_MIN_STRENGTH
+
     if search >= max(*personal.values(), *context.values()):
-        if personal["interest"] >= PERSONAL_REASON_SHARE * total and label:
+        shared = personal["interest"] >= PERSONAL_REASON_SHARE * total
+        if shared and strong("interest") and label:
             return f"matches your search and your interest in {label}"
         return "matches your search"
     # Personal signals explain a pick better than freshness or popularity, which most items
-    # share: they win once they carry a fair share of the score.
-    best = max(personal, key=lambda name: personal[name])  # ties: the earlier one
-    if personal[best] >= PERSONAL_REASON_SHARE * total:
+    # share: they win once they carry a fair share of the score, and are strong enough.
+    eligible = {
+        name: value
+        for name, value in personal.items()
+        if value >= PERSONAL_REASON_SHARE * total and (name == "collaborative" or strong(name))
+    }
+    best = max(eligible, key=lambda name: eligible[name]) if eligible else None
+    if best is not None:  # ties: the earlier one
         if best == "interest":
             return f"because of your interest in {label}" if label else "similar to what you like"
         if best == "category":
@@ -148,6 +172,7 @@ def parse_hit(
     *,
     profile: UserProfile | None,
     cluster: int | None = None,
+    weights: Mapping[str, float] | None = None,
 ) -> SearchHit:
     """A native hit as a ``SearchHit`` with components, reason and cluster label.
 
@@ -156,6 +181,7 @@ def parse_hit(
         profile: the user.
         cluster: for a recommendation body, its cluster (``MergedHit.cluster``); otherwise
             the scorer's cluster index is mapped through ``usable_clusters``.
+        weights: the weights of the script that scored the hit (``reason_for``).
     """
     components, index = parse_explanation(hit)
     if cluster is not None:
@@ -175,6 +201,7 @@ def parse_hit(
             profile,
             item_category=category_of(source),
             liked=profile.neighbour_because.get(str(hit["_id"])) if profile else None,
+            weights=weights,
         ),
         cluster_label=label,
         source=public_source(source),

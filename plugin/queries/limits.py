@@ -34,6 +34,13 @@ BM25_QUERY_NAME = "bm25"
 # The portable mode reads each hit's BM25 score from its named lexical clause.
 # The share of a hit's score a personal signal needs before it is named as the reason.
 PERSONAL_REASON_SHARE = 0.2
+# And the strength (its value before weighting, in [0, 1]) an interest, category or liked-item
+# signal needs before the reason names that interest, category or item. With the catalogue
+# calibration an interest similarity of 0.5 is half what an item's nearest neighbour gets,
+# which unrelated items rarely reach (headlines of another category against a user's interest:
+# mean 0.07 on THUCNews, bench/separation.py); a category affinity of 0.5, half the user's
+# strongest category.
+REASON_MIN_STRENGTH = 0.5
 PORTABLE_SEARCH_PARAMS: Mapping[str, Any] = {"include_named_queries_score": True}
 
 MAX_SIZE = 10_000

@@ -22,6 +22,7 @@ from plugin.queries.limits import BEHAVIOUR_WEIGHTS, PERSONAL_WEIGHTS
 from plugin.types import (
     BlendConfig,
     BlendWeights,
+    InterestCluster,
     UserProfile,
 )
 from plugin.weights import DEFAULT_WEIGHTS
@@ -47,6 +48,8 @@ class ScorerParams(TypedDict):
     short_term_weight: float
     cluster_mix: float
     similarity_floor: NotRequired[float]
+    similarity_scale: NotRequired[float]
+    centre: NotRequired[list[float]]
     query_vector: NotRequired[list[float]]
     long_term: NotRequired[list[float]]
     short_term: NotRequired[list[float]]
@@ -88,6 +91,42 @@ def usable_clusters(profile: UserProfile | None) -> list[int]:
         for index, cluster in enumerate(profile.clusters)
         if math.isfinite(cluster.weight) and cluster.weight > 0 and any(cluster.vector)
     ]
+
+
+def now_weights(clusters: Sequence[InterestCluster], now_share: float) -> list[float]:
+    """Each cluster's share of what the user wants now (sums to 1 over ``clusters``):
+    ``now_share`` of the belief that the user is in it now (``recent``), the rest its share of
+    the lasting weight. Without any belief (a profile from before it existed), lasting only."""
+    lasting = math.fsum(c.weight for c in clusters)
+    recent = math.fsum(c.recent for c in clusters)
+    mix = min(max(now_share, 0.0), 1.0) if recent > 0 else 0.0
+    return [
+        (1.0 - mix) * (c.weight / lasting if lasting > 0 else 1.0 / len(clusters))
+        + (mix * c.recent / recent if mix else 0.0)
+        for c in clusters
+    ]
+
+
+def now_affinity(
+    lasting: Mapping[str, float], clusters: Sequence[InterestCluster], shares: Sequence[float]
+) -> dict[str, float]:
+    """Category affinity weighted as the clusters are now (``now_weights``): each category's
+    share in each cluster times that cluster's share, scaled so the largest is 1; categories
+    no cluster has keep their lasting affinity at the weakest share's level (a negative one,
+    from dislikes, is kept as it is). Without cluster categories, ``lasting`` as it is."""
+    now: dict[str, float] = {}
+    for cluster, share in zip(clusters, shares, strict=True):
+        for name, part in cluster.categories.items():
+            now[name] = now.get(name, 0.0) + share * part
+    top = max(now.values(), default=0.0)
+    if top <= 0:
+        return dict(lasting)
+    scaled = {name: value / top for name, value in now.items()}
+    weakest = min(scaled.values())
+    for name, value in lasting.items():
+        if name not in scaled or value < 0:
+            scaled[name] = value if value < 0 else value * weakest
+    return scaled
 
 
 def _effective_weights(
@@ -182,6 +221,11 @@ def build_native_params(
     if config.similarity_floor > 0.0:
         # The model's cosine for unrelated texts: text cosines are rescaled to [0, 1] above it.
         params["similarity_floor"] = float(config.similarity_floor)
+    if config.centre is not None:
+        # The catalogue's calibration (plugin.calibration): cosines of the vectors minus the
+        # centre, rescaled so that a nearest neighbour's similarity is a full match.
+        params["centre"] = [float(v) for v in config.centre]
+        params["similarity_scale"] = float(config.similarity_scale)
     dims: dict[str, list[float]] = {}
     if query is not None:
         params["query_vector"] = dims["query_vector"] = query
@@ -204,7 +248,9 @@ def build_native_params(
         indices, raw_weights = [cluster], [1.0]
     else:
         indices = usable_clusters(profile)
-        raw_weights = [profile.clusters[i].weight for i in indices]
+        # What the user wants now, not only what they liked most: a topic just switched to
+        # leads the whole-profile ranking too, and an old one is back as soon as it returns.
+        raw_weights = now_weights([profile.clusters[i] for i in indices], config.now_share)
     if indices:
         # Strongest interest at 1: cluster weights are relative (counts or shares).
         top = max(raw_weights)
@@ -227,6 +273,8 @@ def build_native_params(
         for name, value in profile.categories.items()
         if isinstance(value, int | float) and math.isfinite(value)
     }
+    if cluster is None and indices:
+        affinity = now_affinity(affinity, [profile.clusters[i] for i in indices], raw_weights)
     if affinity:
         params["category_affinity"] = affinity
     collab = _clean_vector("collab_vector", profile.collab_vector)
@@ -242,6 +290,16 @@ def build_native_params(
 def build_blend_script(params: ScorerParams) -> dict[str, Any]:
     """The ``script`` object of the native scorer; only the scorer's name is its source."""
     return {"source": SCRIPT_SOURCE, "lang": SCRIPT_LANG, "params": dict(params)}
+
+
+def script_weights(body: Mapping[str, Any]) -> dict[str, float] | None:
+    """The weights of a ``script_score`` body's blend script (what ``reason_for`` needs to
+    tell a component's strength from its weight); None for another kind of body."""
+    try:
+        weights = body["query"]["script_score"]["script"]["params"]["weights"]
+    except (KeyError, TypeError):
+        return None
+    return dict(weights) if isinstance(weights, Mapping) else None
 
 
 def params_user_vector(params: ScorerParams) -> list[float] | None:

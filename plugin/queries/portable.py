@@ -15,6 +15,7 @@ from plugin.blend import (
     POPULARITY_FIELD,
     evaluate,
 )
+from plugin.calibration import centred
 from plugin.errors import InputError
 from plugin.queries.explain import category_of, cluster_label, public_source, reason_for
 from plugin.queries.filters import (
@@ -106,7 +107,7 @@ def build_portable_search_body(
         if boost > 0:
             retrieval.append(
                 build_knn_clause(
-                    vector,
+                    centred(vector, params.get("centre")),
                     num_candidates=candidates_per_shard,
                     filters=filters,
                     boost=boost,
@@ -231,6 +232,7 @@ def rank_portable_hits(
                     profile,
                     item_category=category_of(source),
                     liked=profile.neighbour_because.get(str(hit["_id"])) if profile else None,
+                    weights=params["weights"],
                 ),
                 cluster_label=label,
                 source=public_source(source),

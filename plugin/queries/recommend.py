@@ -11,6 +11,7 @@ from typing import Any
 from plugin.blend import (
     COLLAB_FIELD,
 )
+from plugin.calibration import centred
 from plugin.errors import InputError
 from plugin.queries.filters import (
     build_candidates,
@@ -24,6 +25,7 @@ from plugin.queries.params import (
     build_blend_script,
     build_native_params,
     knn_vector,
+    now_weights,
     usable_clusters,
 )
 from plugin.types import (
@@ -42,17 +44,27 @@ logger = logging.getLogger(__name__)
 # vector, knn on the collaborative vector, the items the user's votes lift most (neighbours),
 # and the most popular and newest items.
 CANDIDATE_SOURCES = ("interest", "collaborative", "neighbours", "popular-new")
+# A page of ten has room for about five interests: a body more costs a search and adds nothing.
+MAX_CLUSTER_BODIES = 5
 
 
-def recommend_clusters(profile: UserProfile, *, diversity: float = 1.0) -> list[int | None]:
+def recommend_clusters(
+    profile: UserProfile, *, diversity: float = 1.0, now_share: float = 0.0
+) -> list[int | None]:
     """Which cluster each recommendation body is for (``None``: the whole profile).
 
     ``diversity`` (the blend's): below 1 a body for the whole profile comes first and takes
-    ``1 - diversity`` of the page (``cluster_quotas``); at 0 it is the only one.
+    ``1 - diversity`` of the page (``cluster_quotas``); at 0 it is the only one. At most
+    ``MAX_CLUSTER_BODIES`` interests get a body, those with the largest ``now_weights``
+    (``now_share``, the blend's), in profile order.
     """
     indices = usable_clusters(profile)
     if not indices or diversity <= 0.0:
         return [None]
+    if len(indices) > MAX_CLUSTER_BODIES:
+        shares = now_weights([profile.clusters[i] for i in indices], now_share)
+        ranked = sorted(range(len(indices)), key=lambda k: (-shares[k], k))
+        indices = [indices[k] for k in sorted(ranked[:MAX_CLUSTER_BODIES])]
     return [None, *indices] if diversity < 1.0 else list(indices)
 
 
@@ -64,29 +76,23 @@ def cluster_quotas(
     With a whole-profile body (``diversity`` < 1), it gets ``size - round(diversity * size)``
     and the interests share the rest as below (none when that is 0).
 
-    A cluster's share mixes its lasting weight (share of the clusters' weights) with its
-    share of the user's recent activity, ``recent_share`` of the latter (the blend's
-    ``short_term_weight``): a user who just switched topic sees the new one at once, not
-    after it has outgrown the old one. Largest-remainder shares that sum to ``size``; every
+    A cluster's share mixes its lasting weight with the belief that the user is in it now,
+    ``recent_share`` of the latter (the blend's ``now_share``, ``now_weights``): a user who
+    just switched topic sees the new one at once, not after it has outgrown the old one.
+    Largest-remainder shares that sum to ``size``; every
     cluster with at least ``GUARANTEED_SHARE`` of the mix gets at least one while ``size``
     allows (diversity), the strongest first; a stray one-event interest competes by its share
     instead of taking a slot of its own.
     """
     size = check_size(size)
-    targets = recommend_clusters(profile, diversity=diversity)
+    targets = recommend_clusters(profile, diversity=diversity, now_share=recent_share)
     if targets == [None]:
         return [size]
     if targets[0] is None:
         shared = round(diversity * size)
         split = cluster_quotas(profile, shared, recent_share=recent_share) if shared else []
         return [size - shared, *(split or [0] * (len(targets) - 1))]
-    chosen = [profile.clusters[i] for i in targets if i is not None]
-    lasting = math.fsum(c.weight for c in chosen)
-    recent = math.fsum(c.recent for c in chosen)
-    mix = min(max(recent_share, 0.0), 1.0) if recent > 0 else 0.0
-    weights = [
-        (1.0 - mix) * c.weight / lasting + (mix * c.recent / recent if mix else 0.0) for c in chosen
-    ]
+    weights = now_weights([profile.clusters[i] for i in targets if i is not None], recent_share)
     order = sorted(range(len(weights)), key=lambda i: -weights[i])
     quotas = [0] * len(weights)
     total = math.fsum(weights)
@@ -162,7 +168,7 @@ def build_recommend_bodies(
     excluded = tuple(dict.fromkeys((*base.exclude_ids, *exclude_ids, *profile.recent_items)))
     body_filters = replace(base, exclude_ids=excluded)
     bodies: list[dict[str, Any]] = []
-    targets = recommend_clusters(profile, diversity=diversity)
+    targets = recommend_clusters(profile, diversity=diversity, now_share=config.now_share)
     whole_profile_body = None in targets
     for cluster in targets:
         params = build_native_params(
@@ -176,6 +182,8 @@ def build_recommend_bodies(
             if profile.clusters[cluster].categories:
                 params["category_affinity"] = dict(profile.clusters[cluster].categories)
         vector = params["clusters"][0] if cluster is not None else knn_vector(params)
+        if vector is not None:
+            vector = centred(vector, params.get("centre"))
         if mode == "approx" and vector is not None:
             pool = candidate_count(num_candidates, fetch)
             retrieval: list[dict[str, Any]] = []

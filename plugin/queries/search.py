@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from plugin.calibration import centred
 from plugin.errors import InputError
 from plugin.queries.filters import (
     build_candidates,
@@ -82,7 +83,7 @@ def build_search_body(
         else:
             pool = candidate_count(num_candidates, size)
             knn = build_knn_clause(
-                vector,
+                centred(vector, params.get("centre")),
                 num_candidates=pool,
                 filters=filters,
                 boost=0.0,  # keeps the subquery _score pure BM25 (see the module docstring)

@@ -117,7 +117,20 @@ def test_film_post_after_weather_post_makes_film_the_strongest_interest(tasks, s
         "body": "今天天气晴朗，阳光明媚，公园里散步的人很多，天气预报说周末也是好天气。",
         "category": life_category,
     }
-    index(tasks, [film, walk])
+    # Two of each, as in the client's example: both films must lead the feed.
+    film2 = {
+        "id": f"{prefix}-film2",
+        "title": "本周新上映的电影推荐",
+        "body": "几部口碑很好的新片本周上映，有动画也有剧情片，适合周末去电影院。",
+        "category": film_category,
+    }
+    walk2 = {
+        "id": f"{prefix}-walk2",
+        "title": "城市公园步道散步指南",
+        "body": "天气好的时候去公园走一走，沿湖步道风景好，适合饭后散步。",
+        "category": life_category,
+    }
+    index(tasks, [film, walk, film2, walk2])
     user = f"wp-zh-user-{RUN}"
     now = datetime.now(UTC)
     first = record(
@@ -145,7 +158,8 @@ def test_film_post_after_weather_post_makes_film_the_strongest_interest(tasks, s
     )
     assert result.cold_start is False
     order = [hit.id for hit in result.hits]
-    assert order.index(film["id"]) < order.index(walk["id"]), order
+    assert set(order[:2]) == {film["id"], film2["id"]}, order
+    assert set(order[2:4]) == {walk["id"], walk2["id"]}, order
     assert "电影" in (result.hits[0].cluster_label or "")
 
 

@@ -780,3 +780,73 @@ def test_only_the_merged_hits_are_explained_each_by_the_body_that_ranked_it() ->
     assert second["query"]["script_score"]["query"] == {"ids": {"values": ["b"]}}
     assert first["explain"] is True and first["size"] == 2
     assert second["query"]["script_score"]["script"] == _script(bodies[2])
+
+
+def test_the_whole_profile_body_weights_clusters_and_categories_by_now() -> None:
+    from plugin.queries.params import now_affinity, now_weights
+
+    old = InterestCluster((1.0, 0.0, 0.0), 1.0, "old", recent=0.1, categories={"sports": 1.0})
+    new = InterestCluster((0.0, 0.0, 1.0), 0.25, "new", recent=0.9, categories={"tech": 1.0})
+    shares = now_weights([old, new], 0.8)
+    # 0.2 * 0.8 + 0.8 * 0.1 = 0.24 against 0.2 * 0.2 + 0.8 * 0.9 = 0.76
+    assert shares == pytest.approx([0.24, 0.76])
+    assert now_weights([old, new], 0.0) == pytest.approx([0.8, 0.2])
+    profile = _profile(clusters=(old, new), categories={"sports": 1.0, "tech": 0.2, "news": 0.5})
+    config = replace(default_config(), now_share=0.8)
+    params = build_native_params(profile, config, query_vector=None, now_ms=0, lexical=False)
+    assert params["cluster_weights"] == pytest.approx([0.24 / 0.76, 1.0])
+    affinity = params.get("category_affinity", {})
+    assert affinity["tech"] == pytest.approx(1.0)
+    assert affinity["sports"] == pytest.approx(0.24 / 0.76)
+    # A category no cluster has keeps its lasting affinity, at most the weakest cluster's.
+    assert affinity["news"] == pytest.approx(0.5 * 0.24 / 0.76)
+    assert now_affinity({"x": -0.5}, [old], [1.0])["x"] == -0.5  # a dislike stays as it is
+
+
+@pytest.mark.parametrize(
+    ("components", "weights", "expected"),
+    [
+        # Interest 0.2 of weight 0.25: strength 0.8, a true match.
+        (
+            {"interest": 0.2, "freshness": 0.05},
+            {"interest": 0.25},
+            "because of your interest in 电影",
+        ),
+        # The same share of the score from a weak similarity (strength 0.2) that unrelated
+        # items also get: the reason says what ranked it instead.
+        ({"interest": 0.05, "freshness": 0.06}, {"interest": 0.25}, "fresh"),
+        ({"interest": 0.05, "popularity": 0.06}, {"interest": 0.25}, "popular right now"),
+        (
+            {"interest": 0.05, "collaborative": 0.05, "popularity": 0.01},
+            {"interest": 0.25, "collaborative": 0.1},
+            "liked by people with similar tastes",
+        ),
+        ({"category": 0.02, "freshness": 0.02}, {"category": 0.1}, "fresh"),
+        (
+            {"bm25": 0.3, "interest": 0.1},
+            {"interest": 0.5},
+            "matches your search",
+        ),
+    ],
+)
+def test_a_reason_names_an_interest_only_when_it_clearly_matched(
+    components: dict[str, float], weights: dict[str, float], expected: str
+) -> None:
+    assert reason_for(components, "电影", _profile(), weights=weights) == expected
+
+
+def test_at_most_five_interests_get_a_recommendation_body_the_current_ones_first() -> None:
+    from plugin.queries.recommend import MAX_CLUSTER_BODIES
+
+    clusters = tuple(
+        InterestCluster(tuple(float(i == k) for i in range(8)), 8.0 - k, f"c{k}", recent=0.0)
+        for k in range(8)
+    )
+    # The weakest lasting interest is the one the user is in now.
+    clusters = (*clusters[:7], replace(clusters[7], recent=1.0))
+    profile = _profile(clusters=clusters, long_term=None, short_term=None)
+    chosen = recommend_clusters(profile, diversity=1.0, now_share=0.8)
+    assert len(chosen) == MAX_CLUSTER_BODIES == 5
+    assert 7 in chosen and chosen == sorted(chosen)  # profile order kept
+    assert recommend_clusters(profile, diversity=1.0, now_share=0.0) == [0, 1, 2, 3, 4]
+    assert len(cluster_quotas(profile, 10, recent_share=0.8)) == 5

@@ -351,5 +351,8 @@ def test_a_request_overrides_weights_and_params_without_a_new_version() -> None:
     assert changed.version == config.version and changed.weights.bm25 == config.weights.bm25
     with pytest.raises(WeightsError, match="diversity"):
         overridden(config, {"diversity": 1.5})
+    assert overridden(config, {"now_share": 0.3}).now_share == 0.3
+    with pytest.raises(WeightsError, match="now_share"):
+        overridden(config, {"now_share": -0.1})
     with pytest.raises(WeightsError, match="unknown"):
         overridden(config, {"novelty": 1.0})

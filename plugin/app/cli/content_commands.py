@@ -180,6 +180,31 @@ def cmd_neighbours(args: argparse.Namespace, settings: Settings) -> int:
     return _fit_or_status(args, settings, "neighbours", lambda c: c.refit_neighbours(), describe)
 
 
+def cmd_calibration(args: argparse.Namespace, settings: Settings) -> int:
+    def describe(summary: dict[str, Any]) -> str:
+        return (
+            f"similarity calibration v{summary['version']} of {summary['model']}: centre of "
+            f"{summary['items']} items, scale {summary['scale']} (the median nearest-neighbour "
+            f"cosine of {summary['sample']} of them), floor {summary['floor']}"
+        )
+
+    def status(args: argparse.Namespace, settings: Settings) -> int:
+        from plugin.es import make_es_client, read_meta
+
+        es = make_es_client(settings)
+        try:
+            current = read_meta(es, settings.index_alias("items")).get("calibration")
+        finally:
+            es.close()
+        shown = None if current is None else {k: v for k, v in current.items() if k != "centre"}
+        emit(args, {"calibration": shown}, describe(shown) if shown else "none fitted yet")
+        return 0
+
+    if args.action == "status":
+        return status(args, settings)
+    return _fit_or_status(args, settings, "calibration", lambda c: c.calibrate(), describe)
+
+
 def register(add: AddCommand) -> None:
     p = add("index", cmd_index, "index items from JSONL or CSV through the workers")
     p.add_argument(
@@ -227,5 +252,12 @@ def register(add: AddCommand) -> None:
         "neighbours", cmd_neighbours,
         "item-to-item neighbours from behaviour (what people who liked an item also liked): "
         "fit them from the stored events into a new table, or show the current version",
+    )  # fmt: skip
+    p.add_argument("action", choices=["fit", "status"])
+
+    p = add(
+        "calibration", cmd_calibration,
+        "the similarity calibration of the catalogue (the centre taken away from the text "
+        "vectors and the scale of a full match): fit it from the indexed items, or show it",
     )  # fmt: skip
     p.add_argument("action", choices=["fit", "status"])

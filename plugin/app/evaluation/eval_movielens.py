@@ -182,6 +182,8 @@ def run(
                 raise InputError(f"{len(outcome['errors'])} movies failed to index")
         seconds["index_items"] = round(time.perf_counter() - mark, 1)
         logger.info("indexed %d of %d movies", len(todo), len(rows))
+        # As the daily beat task would: the similarity calibration of this catalogue.
+        logger.info("similarity calibration: %s", tasks.calibrate())
         foreign = tuple(stackio.foreign_ids(es, alias, ITEM_PREFIX))
         if foreign:
             logger.warning("%d items of other datasets are in the index; excluded", len(foreign))

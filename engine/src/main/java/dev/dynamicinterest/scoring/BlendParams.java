@@ -13,6 +13,9 @@ import java.util.Set;
  * @param categoryAffinity affinity per category, already clamped to [0, 1]
  * @param clusterWeights   one weight in [0, 1] per cluster
  * @param similarityFloor  in [0, 1): the text-embedding cosine of unrelated texts, rescaled to 0
+ * @param similarityScale  in (similarityFloor, 1]: the cosine rescaled to 1 (and any above it)
+ * @param centre           the catalogue's mean item vector (the calibration), or null: text cosines are then taken
+ *                         between the vectors minus it, so the direction every item shares counts for nothing
  * @param idField          the keyword field holding the item's id, looked up in {@code neighbourScores}
  * @param neighbourScores  score per item id, already clamped to [0, 1]
  */
@@ -28,6 +31,8 @@ public record BlendParams(
     double[] clusterWeights,
     double clusterMix,
     double similarityFloor,
+    double similarityScale,
+    float[] centre,
     long nowMillis,
     String freshnessField,
     double halfLifeDays,
@@ -56,6 +61,8 @@ public record BlendParams(
         "cluster_weights",
         "cluster_mix",
         "similarity_floor",
+        "similarity_scale",
+        "centre",
         "now_millis",
         "freshness_field",
         "half_life_days",
@@ -97,6 +104,8 @@ public record BlendParams(
             clusterWeights,
             p.fraction("cluster_mix", 0.5),
             similarityFloor(p),
+            similarityScale(p),
+            p.vector("centre"),
             p.longNumber("now_millis", defaultNow),
             p.string("freshness_field", "created_at"),
             p.positive("half_life_days", DEFAULT_HALF_LIFE_DAYS),
@@ -129,7 +138,7 @@ public record BlendParams(
         for (int i = 0; i < clusters.length; i++) {
             first = agree(first, "clusters[" + i + "]", clusters[i]);
         }
-        return first;
+        return agree(first, "centre", centre);
     }
 
     /** The {@code collab_vector} param, or null when it is not given. */
@@ -156,6 +165,17 @@ public record BlendParams(
             throw new IllegalArgumentException("similarity_floor must be in [0, 1) but was [" + floor + "]");
         }
         return floor;
+    }
+
+    private static double similarityScale(Params p) {
+        double floor = similarityFloor(p);
+        double scale = p.number("similarity_scale", 1);
+        if (scale <= floor || scale > 1) {
+            throw new IllegalArgumentException(
+                "similarity_scale must be in (similarity_floor, 1] = (" + floor + ", 1] but was [" + scale + "]"
+            );
+        }
+        return scale;
     }
 
     private static double[] weights(Map<String, Double> given) {

@@ -25,6 +25,12 @@ public final class BlendScorer {
     private final float[] user;
     private final float[][] clusters;
     private final float[] collab;
+    /** The calibration's centre m (null: plain cosines), |m|^2, and per text vector w: w.m and |w - m|. */
+    private final float[] centre;
+    private final double centreSquared;
+    private final Centred queryCentred;
+    private final Centred userCentred;
+    private final Centred[] clustersCentred;
     // Which components count: fixed by the params, so decided here once instead of for every document.
     private final boolean scoresBm25;
     private final boolean scoresQuery;
@@ -44,6 +50,14 @@ public final class BlendScorer {
             clusters[i] = VectorMath.unit(params.clusters()[i]);
         }
         this.collab = params.collabVector() == null ? null : VectorMath.unit(params.collabVector());
+        this.centre = params.centre();
+        this.centreSquared = centre == null ? 0 : VectorMath.dot(centre, centre);
+        this.queryCentred = centred(query);
+        this.userCentred = centred(user);
+        this.clustersCentred = new Centred[clusters.length];
+        for (int i = 0; i < clusters.length; i++) {
+            clustersCentred[i] = centred(clusters[i]);
+        }
         this.scoresBm25 = weighted(BM25);
         this.scoresQuery = weighted(QUERY) && query != null;
         this.scoresInterest = weighted(INTEREST) && (user != null || clusters.length > 0);
@@ -68,6 +82,17 @@ public final class BlendScorer {
             user = VectorMath.weightedSum(user, 1, VectorMath.unit(p.shortTerm()), a);
         }
         return VectorMath.unit(user); // only its direction matters
+    }
+
+    /** A unit vector's dot product with the centre and its length once the centre is taken away. */
+    private record Centred(double dotCentre, double norm) {}
+
+    private Centred centred(float[] unit) {
+        if (centre == null || unit == null) {
+            return null;
+        }
+        double dotCentre = VectorMath.dot(unit, centre);
+        return new Centred(dotCentre, Math.sqrt(Math.max(0, VectorMath.dot(unit, unit) - 2 * dotCentre + centreSquared)));
     }
 
     public BlendParams params() {
@@ -112,8 +137,20 @@ public final class BlendScorer {
         out.setBestCluster(-1);
         out.set(BM25, scoresBm25 ? params.weight(BM25) * bm25(doc.subQueryScore) : 0);
         double itemNorm = norm(doc.itemVector, doc.unitItemVector);
-        out.set(QUERY, scoresQuery ? params.weight(QUERY) * textSimilarity(query, doc.itemVector, itemNorm) : 0);
-        out.set(INTEREST, scoresInterest ? params.weight(INTEREST) * interest(doc.itemVector, itemNorm, out) : 0);
+        boolean text = doc.itemVector != null && itemNorm > 0 && (scoresQuery || scoresInterest);
+        // The item's unit vector v: v.m and |v - m|, once per document for every text vector.
+        double itemDotCentre = text && centre != null ? VectorMath.dot(doc.itemVector, centre) / itemNorm : 0;
+        double itemCentredNorm = text && centre != null ? Math.sqrt(Math.max(0, 1 - 2 * itemDotCentre + centreSquared)) : 0;
+        out.set(
+            QUERY,
+            scoresQuery
+                ? params.weight(QUERY) * textSimilarity(query, queryCentred, doc.itemVector, itemNorm, itemDotCentre, itemCentredNorm)
+                : 0
+        );
+        out.set(
+            INTEREST,
+            scoresInterest ? params.weight(INTEREST) * interest(doc.itemVector, itemNorm, itemDotCentre, itemCentredNorm, out) : 0
+        );
         out.set(FRESHNESS, scoresFreshness && doc.hasCreatedAt ? params.weight(FRESHNESS) * freshness(doc.createdAtMillis) : 0);
         out.set(CATEGORY, scoresCategory ? params.weight(CATEGORY) * clamp01(doc.categoryAffinity) : 0);
         out.set(POPULARITY, scoresPopularity ? params.weight(POPULARITY) * popularity(doc.popularity) : 0);
@@ -137,18 +174,19 @@ public final class BlendScorer {
     }
 
     /** (1 - b) * cos+(u, item) + b * best cluster; either part alone when the other is absent. */
-    double interest(float[] item, double itemNorm, Breakdown out) {
+    double interest(float[] item, double itemNorm, double itemDotCentre, double itemCentredNorm, Breakdown out) {
         if (item == null) {
             return 0;
         }
-        double userPart = user == null ? 0 : textSimilarity(user, item, itemNorm);
+        double userPart = user == null ? 0 : textSimilarity(user, userCentred, item, itemNorm, itemDotCentre, itemCentredNorm);
         if (clusters.length == 0) {
             return userPart;
         }
         double best = 0;
         int bestIndex = -1;
         for (int c = 0; c < clusters.length; c++) {
-            double match = textSimilarity(clusters[c], item, itemNorm) * params.clusterWeights()[c];
+            double match = textSimilarity(clusters[c], clustersCentred[c], item, itemNorm, itemDotCentre, itemCentredNorm)
+                * params.clusterWeights()[c];
             if (match > best) {
                 best = match;
                 bestIndex = c;
@@ -178,10 +216,29 @@ public final class BlendScorer {
         return positiveCosine(collab, itemCollab, norm(itemCollab, unit));
     }
 
-    /** The positive cosine rescaled from [similarity_floor, 1] to [0, 1]; the item-vector components use it. */
-    private double textSimilarity(float[] unit, float[] item, double itemNorm) {
+    /**
+     * The item-vector components' similarity: the cosine (of both vectors minus the centre, when calibrated), rescaled
+     * from [similarity_floor, similarity_scale] to [0, 1] and clamped there.
+     */
+    private double textSimilarity(
+        float[] unit,
+        Centred centred,
+        float[] item,
+        double itemNorm,
+        double itemDotCentre,
+        double itemCentredNorm
+    ) {
+        if (item == null || itemNorm <= 0) {
+            return 0;
+        }
+        double cos = VectorMath.cosine(unit, item, itemNorm);
+        if (centred != null) {
+            double norms = centred.norm() * itemCentredNorm;
+            cos = norms > 0 ? (cos - centred.dotCentre() - itemDotCentre + centreSquared) / norms : 0;
+        }
         double floor = params.similarityFloor();
-        return Math.max(0, (positiveCosine(unit, item, itemNorm) - floor) / (1 - floor));
+        double rescaled = (Math.min(1, cos) - floor) / (params.similarityScale() - floor);
+        return rescaled > 0 ? Math.min(1, rescaled) : 0;
     }
 
     private static double positiveCosine(float[] unit, float[] v, double vNorm) {

@@ -102,6 +102,18 @@ class BlendParamsTest {
     }
 
     @Test
+    void readsTheCalibration() {
+        BlendParams p = parse("centre", List.of(0.1, 0.2), "query_vector", List.of(1, 0), "similarity_scale", 0.6);
+        assertArrayEquals(new float[] { 0.1f, 0.2f }, p.centre());
+        assertEquals(0.6, p.similarityScale());
+        assertEquals(1.0, parse().similarityScale());
+        assertTrue(failure("similarity_scale", 0.0).contains("similarity_scale must be in (similarity_floor, 1]"));
+        assertTrue(failure("similarity_scale", 1.5).contains("similarity_scale must be in (similarity_floor, 1]"));
+        assertTrue(failure("similarity_floor", 0.5, "similarity_scale", 0.4).contains("(0.5, 1]"));
+        assertTrue(failure("centre", List.of(0.1, 0.2, 0.3), "query_vector", List.of(1, 0)).contains("centre has 3 values"));
+    }
+
+    @Test
     void readsVectors() {
         BlendParams p = parse("query_vector", List.of(1, 2.5, -3), "collab_vector", List.of(0.5f, 1L));
         assertArrayEquals(new float[] { 1f, 2.5f, -3f }, p.queryVector());
