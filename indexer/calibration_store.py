@@ -19,7 +19,7 @@ from elasticsearch import Elasticsearch
 from plugin.blend import VECTOR_FIELD
 from plugin.calibration import Calibration, fit_calibration
 from plugin.errors import MappingError
-from plugin.es import read_meta, write_meta
+from plugin.es import read_meta, resolve_alias
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,8 @@ def sample_vectors(es: Elasticsearch, items_index: str, *, size: int, seed: int)
 def refit(
     es: Elasticsearch, *, items_index: str, sample_items: int = SAMPLE_ITEMS, seed: int = 0
 ) -> Calibration:
-    """Fit the calibration of the items behind ``items_index`` and record it in ``_meta``.
+    """Fit the calibration of the items in ``items_index`` (an alias or an index) and record
+    it in that index's ``_meta``.
 
     Raises:
         MappingError: the index does not exist or records no model.
@@ -70,10 +71,11 @@ def refit(
         fitted_at=datetime.now(UTC).isoformat(timespec="seconds"),
         seed=seed,
     )
-    # Re-read: another writer (weights, a refit) may have changed _meta meanwhile.
-    write_meta(
-        es, items_index, {**read_meta(es, items_index), "calibration": calibration.to_meta()}
-    )
+    # Re-read: another writer (weights, a refit) may have changed _meta meanwhile. The name
+    # may be an alias or, during a rebuild before its swap, the new index itself.
+    latest = read_meta(es, items_index)
+    target = resolve_alias(es, items_index) or items_index
+    es.indices.put_mapping(index=target, meta={**latest, "calibration": calibration.to_meta()})
     logger.info(
         "calibration v%d of %s: %d items, scale %.3f, floor %.3f",
         version, model, calibration.items, calibration.scale, calibration.floor,

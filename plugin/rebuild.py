@@ -59,8 +59,12 @@ def build_meta(
     old_meta: Mapping[str, Any], *, model: Mapping[str, Any], old_index: str
 ) -> dict[str, Any]:
     """The new index's `_meta`: everything of the old one (blend weights, their history),
-    with the new model's identity and where it was rebuilt from (pure)."""
+    with the new model's identity and where it was rebuilt from (pure). A similarity
+    calibration of another model is left out: its centre belongs to the other vector space."""
     meta = dict(old_meta)
+    calibration = meta.get("calibration")
+    if isinstance(calibration, Mapping) and calibration.get("model") != model.get("name"):
+        del meta["calibration"]
     meta["model"] = dict(model)
     meta["rebuilt_from"] = old_index
     return meta
@@ -86,6 +90,7 @@ def rebuild_items(
     allow_errors: bool = False,
     replicas: int | None = None,
     page: int = PAGE,
+    before_swap: Callable[[str], object] | None = None,
 ) -> dict[str, Any]:
     """Re-encode every item behind ``alias`` into a new index and swap the alias to it.
 
@@ -99,6 +104,8 @@ def rebuild_items(
             the old index and report them).
         replicas: replica copies of the new index (default: as many as the old one has).
         page: items read and sent per round.
+        before_swap: called with the new index's name once it holds every item, before the
+            alias moves (the CLI fits the new index's similarity calibration there).
 
     Returns:
         ``{"alias", "old", "new", "model", "scanned", "indexed", "errors", "caught_up",
@@ -132,6 +139,8 @@ def rebuild_items(
         logger.error("rebuild: %d items failed; %s still serves", len(report["errors"]), old)
         report.update(swapped=False, dropped=False, seconds=_since(started))
         return report
+    if before_swap is not None:
+        before_swap(new)
     swap_alias(es, alias=alias, old=old, new=new)
     logger.info("rebuild: alias %s now points to %s", alias, new)
     # Writes that reached the old index between the last catch-up and the swap.

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from indexer import calibration_store
 from plugin.encoder import KNOWN_MODELS
 from plugin.es import read_meta, resolve_alias
 from plugin.rebuild import rebuild_items
@@ -204,7 +205,14 @@ def test_rebuild_from_e5_into_the_default_model_swaps_while_queries_answer(
         )
         assert indexed["indexed"] == 30 and indexed["errors"] == [], indexed
         assert read_meta(es, alias)["model"]["name"] == E5_SMALL
+        assert calibration_store.refit(es, items_index=alias).model == E5_SMALL
         target = KNOWN_MODELS[rebuild_settings.model]
+        calibrated_before_swap: list[str] = []
+
+        def calibrate(index: str) -> None:
+            assert "calibration" not in read_meta(es, index)  # e5's centre was left behind
+            calibrated_before_swap.append(calibration_store.refit(es, items_index=index).model)
+
         with QueryLoop(old) as loop:
             report = rebuild_items(
                 es,
@@ -213,6 +221,7 @@ def test_rebuild_from_e5_into_the_default_model_swaps_while_queries_answer(
                 index_batch=lambda rows, index: tasks.index_items(
                     rows, batch_size=10, progress=False, index=index, model=target.name
                 ),
+                before_swap=calibrate,
             )
         # After the swap the e5 service is refused, as designed: by the model's name once it
         # re-reads `_meta`, by the scorer (384 values for 512 dims) until then. Nothing else.
@@ -223,6 +232,8 @@ def test_rebuild_from_e5_into_the_default_model_swaps_while_queries_answer(
         assert report["swapped"] is True and report["indexed"] == 30, report
         assert resolve_alias(es, alias) == f"{alias}-v2"
         assert read_meta(es, alias)["model"]["name"] == target.name
+        assert calibrated_before_swap == [target.name]
+        assert read_meta(es, alias)["calibration"]["model"] == target.name
         docs = es.mget(index=alias, ids=[item["id"] for item in items])["docs"]
         assert {len(doc["_source"]["embedding"]) for doc in docs} == {target.dims}
         new = PersonalizedSearch(es, settings=rebuild_settings, encoder=encoder)

@@ -173,6 +173,15 @@ def test_build_meta_keeps_weights_and_history_and_records_the_model():
     assert old["model"] == {"name": "old", "dims": 384}, "the old meta is not changed"
 
 
+def test_build_meta_keeps_a_calibration_of_the_same_model_only():
+    calibration = {"model": "old", "centre": [0.1], "scale": 0.4}
+    old = {"model": {"name": "old", "dims": 1}, "calibration": calibration}
+    assert "calibration" not in build_meta(old, model={"name": "new", "dims": 1}, old_index="i")
+    same = build_meta(old, model={"name": "old", "dims": 1}, old_index="i")
+    assert same["calibration"] == calibration
+    assert old["calibration"] == calibration, "the old meta is not changed"
+
+
 def test_index_body_sets_replicas_and_the_model_dims():
     body = index_body("items", model={"name": "m", "dims": 768}, replicas=1)
     assert body["settings"]["number_of_replicas"] == 1

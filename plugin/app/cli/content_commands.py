@@ -95,6 +95,8 @@ def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    from indexer import calibration_store
+    from plugin.errors import InputError
     from plugin.rebuild import rebuild_items
     from plugin.service import open_service
     from tasks.client import TaskClient
@@ -103,6 +105,13 @@ def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
     target = settings.with_overrides(model=model) if model else settings
     batch = args.batch_size or settings.encode_batch
     with open_service(target, need_encoder=False) as service, TaskClient(settings) as client:
+
+        def calibrate(index: str) -> None:
+            try:
+                calibration_store.refit(service.es, items_index=index)
+            except InputError as exc:  # a small catalogue: raw cosines until it grows
+                logger.info("no similarity calibration for %s: %s", index, exc)
+
         report = rebuild_items(
             service.es,
             alias=settings.index_alias("items"),
@@ -112,6 +121,7 @@ def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
             ),
             drop_old=args.drop_old,
             allow_errors=args.allow_errors,
+            before_swap=calibrate,
         )
     for error in report["errors"][:20]:
         logger.error("item %s: %s", error["id"], error["error"])
