@@ -50,7 +50,9 @@ def to_document(
     for name in ("long_term", "short_term"):
         if vectors[name] is not None:
             doc[name] = vectors[name]
-    shares = recent_shares(state.clusters, now_ms, params)
+    # At the last event, not at the write: the same events give the same document whenever
+    # (and however batched) they are applied. The belief moves on at the user's next event.
+    shares = recent_shares(state.clusters, state.last_event_ms or now_ms, params)
     doc["clusters"] = [
         {
             "label": cluster.label,

@@ -74,7 +74,7 @@ def apply_event(
         )
         if weight > 0:
             clusters = _update_current(clusters, touched, vector, weight, event, params)
-    clusters = _prune_clusters(clusters, now, params, keep=touched)
+    clusters = _prune_clusters(clusters, now, params, keep=touched, event_ms=event.time_ms)
     categories, keywords, affinity_ref = _update_affinities(state, event, weight, params)
     collab, collab_version = _update_collab(state, event, params)
     item_votes, votes_ref = _update_votes(state, event, params)
@@ -323,7 +323,12 @@ def _counted(counts: Mapping[str, int], category: str | None) -> dict[str, int]:
 
 
 def _prune_clusters(
-    clusters: tuple[Cluster, ...], now_ms: int, params: InterestParams, *, keep: int | None
+    clusters: tuple[Cluster, ...],
+    now_ms: int,
+    params: InterestParams,
+    *,
+    keep: int | None,
+    event_ms: int,
 ) -> tuple[Cluster, ...]:
     """Drop faded clusters, then the least valued until at most ``max_clusters`` remain.
 
@@ -332,11 +337,13 @@ def _prune_clusters(
     evict each other before they can join up, while a strong old interest stays. The cluster
     the current event created or joined (``keep``) is exempt from the size cut: otherwise a
     new interest could never displace an established one and the profile would freeze.
+    Values are taken at the event's time (``event_ms``), so one event at a time and a batch
+    of the same events keep the same clusters.
     """
     alive = [c for c in clusters if c.weight_at(now_ms, params) >= params.cluster_evict_weight]
     while len(alive) > params.max_clusters:
-        shares = _lasting_shares(alive, now_ms, params)
-        beliefs = recent_shares(alive, now_ms, params)
+        shares = _lasting_shares(alive, event_ms, params)
+        beliefs = recent_shares(alive, event_ms, params)
         value = {c.id: share + beliefs[c.id] for c, share in zip(alive, shares, strict=True)}
         candidates = [c for c in alive if c.id != keep] or alive
         weakest = min(candidates, key=lambda c: (value[c.id], -c.id))
