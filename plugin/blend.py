@@ -186,7 +186,8 @@ def _scale(params: Mapping[str, Any], floor: float) -> float:
 
 class _TextSpace:
     """Text cosines as the scorer takes them: of both vectors minus ``centre`` (the
-    calibration) when one is given, then rescaled by floor and scale."""
+    calibration) when one is given, then rescaled by floor and scale. The item's centred
+    vector is formed once, for every vector it is compared with."""
 
     def __init__(self, params: Mapping[str, Any], item: FloatArray | None, field: str) -> None:
         self.floor = _floor(params)
@@ -194,10 +195,13 @@ class _TextSpace:
         self.centre = _vector("centre", params.get("centre"))
         self.item = item
         self.field = field
-        if self.centre is not None and item is not None and self.centre.shape != item.shape:
-            raise InputError(
-                f"centre has {self.centre.shape[0]} dims, the item has {item.shape[0]}"
-            )
+        self.centred_item: FloatArray | None = None
+        if self.centre is not None and item is not None:
+            if self.centre.shape != item.shape:
+                dims = self.centre.shape[0]
+                raise InputError(f"centre has {dims} dims, the item has {item.shape[0]}")
+            unit = _unit(item)
+            self.centred_item = None if unit is None else unit - self.centre
 
     def similarity(self, vector: FloatArray | None, what: str) -> float:
         if vector is None or self.item is None:
@@ -206,17 +210,19 @@ class _TextSpace:
             cosine = _cosine(vector, self.item, f"{self.field} vs {what}")
         else:
             # Both as unit vectors first, as the scorer has them, then minus the centre.
-            unit = _unit(vector, f"{self.field} vs {what}", self.item)
-            item = _unit(self.item, self.field, self.item)
-            if unit is None or item is None:
+            if vector.shape != self.item.shape:
+                raise InputError(
+                    f"{self.field} vs {what}: vector has {vector.shape[0]} dims, "
+                    f"the item has {self.item.shape[0]}"
+                )
+            unit = _unit(vector)
+            if unit is None or self.centred_item is None:
                 return 0.0
-            cosine = _cosine(unit - self.centre, item - self.centre, f"{self.field} vs {what}")
+            cosine = _cosine(unit - self.centre, self.centred_item, f"{self.field} vs {what}")
         return _rescaled(cosine, self.floor, self.scale)
 
 
-def _unit(vector: FloatArray, what: str, item: FloatArray) -> FloatArray | None:
-    if vector.shape != item.shape:
-        raise InputError(f"{what}: vector has {vector.shape[0]} dims, the item has {item.shape[0]}")
+def _unit(vector: FloatArray) -> FloatArray | None:
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm > 0 else None
 

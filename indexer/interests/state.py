@@ -227,26 +227,35 @@ def user_vectors(
     }
 
 
+def lasting_shares(
+    clusters: Sequence[Cluster], time_ms: int, params: InterestParams
+) -> list[float]:
+    """Each cluster's share of the clusters' lasting weight at ``time_ms`` (equal shares when
+    none has any)."""
+    weights = [c.weight_at(time_ms, params) for c in clusters]
+    total = math.fsum(weights)
+    return [w / total if total > 0 else 1.0 / len(weights) for w in weights]
+
+
 def recent_shares(
     clusters: Sequence[Cluster], now_ms: int, params: InterestParams
 ) -> dict[int, float]:
     """Cluster id -> the belief that the user is in that interest now (sums to 1).
 
     The belief formed at the last event relaxes towards the lasting weight shares over time
-    (``short_half_life_days``): after a few quiet days "now" is whatever the user likes most.
+    (``short_half_life_days``); the lasting shares themselves when no belief was formed yet
+    (a new user, or a state from before the belief existed).
     """
-    weights = {c.id: c.weight_at(now_ms, params) for c in clusters}
-    lasting_total = math.fsum(weights.values())
+    lasting = lasting_shares(clusters, now_ms, params)
     stored_total = math.fsum(max(c.recent, 0.0) for c in clusters)
     half_life_ms = params.short_half_life_days * DAY_MS
     shares = {}
-    for c in clusters:
-        lasting = weights[c.id] / lasting_total if lasting_total > 0 else 0.0
+    for c, share in zip(clusters, lasting, strict=True):
         if stored_total <= 0:
-            shares[c.id] = lasting
+            shares[c.id] = share
             continue
         stay = halving(max(now_ms - (c.recent_ms or now_ms), 0), half_life_ms)
-        shares[c.id] = stay * max(c.recent, 0.0) / stored_total + (1.0 - stay) * lasting
+        shares[c.id] = stay * max(c.recent, 0.0) / stored_total + (1.0 - stay) * share
     return shares
 
 

@@ -19,7 +19,7 @@ from indexer.interests.state import (
     bounded,
     checked_vector,
     decay_factors,
-    halving,
+    lasting_shares,
     recent_shares,
     scaled,
 )
@@ -253,13 +253,13 @@ def _update_current(
     the cluster it joined, or one it shares its topic with, keeps its belief; every other is
     multiplied by ``current_mismatch ** (strength * (1 - match))``, ``match`` being how close
     the event's cosine to that cluster comes to the join threshold from halfway up from the
-    support threshold. A click (weight 0.5) is
-    half the evidence of a post or a like.
+    support threshold. A click (weight 0.5) is half the evidence of a post or a like.
     """
     if not clusters:
         return clusters
-    prior = _lasting_shares(clusters, event.time_ms, params)
-    belief = _relaxed_belief(clusters, prior, event.time_ms, params)
+    prior = lasting_shares(clusters, event.time_ms, params)
+    relaxed = recent_shares(clusters, event.time_ms, params)
+    belief = [relaxed[c.id] for c in clusters]
     rate = params.current_return_rate
     strength = min(weight, 1.0)
     # Halfway between the support and the join threshold: below it a cosine is no evidence
@@ -286,33 +286,6 @@ def _update_current(
         replace(cluster, recent=value / total if total > 0 else lasting, recent_ms=event.time_ms)
         for cluster, value, lasting in zip(clusters, posterior, prior, strict=True)
     )
-
-
-def _lasting_shares(
-    clusters: Sequence[Cluster], time_ms: int, params: InterestParams
-) -> list[float]:
-    weights = [c.weight_at(time_ms, params) for c in clusters]
-    total = math.fsum(weights)
-    return [w / total if total > 0 else 1.0 / len(weights) for w in weights]
-
-
-def _relaxed_belief(
-    clusters: Sequence[Cluster], prior: Sequence[float], time_ms: int, params: InterestParams
-) -> list[float]:
-    """The stored belief, moved towards ``prior`` by the time since it was formed (the short
-    half-life); ``prior`` itself when there is none yet (a new user, or a state from before
-    the belief existed)."""
-    stored = [max(c.recent, 0.0) for c in clusters]
-    total = math.fsum(stored)
-    if total <= 0:
-        return list(prior)
-    half_life_ms = params.short_half_life_days * DAY_MS
-    belief = []
-    for cluster, value, lasting in zip(clusters, stored, prior, strict=True):
-        age = max(time_ms - (cluster.recent_ms or time_ms), 0)
-        stay = halving(age, half_life_ms)
-        belief.append(stay * value / total + (1.0 - stay) * lasting)
-    return belief
 
 
 def _counted(counts: Mapping[str, int], category: str | None) -> dict[str, int]:
@@ -342,7 +315,7 @@ def _prune_clusters(
     """
     alive = [c for c in clusters if c.weight_at(now_ms, params) >= params.cluster_evict_weight]
     while len(alive) > params.max_clusters:
-        shares = _lasting_shares(alive, event_ms, params)
+        shares = lasting_shares(alive, event_ms, params)
         beliefs = recent_shares(alive, event_ms, params)
         value = {c.id: share + beliefs[c.id] for c, share in zip(alive, shares, strict=True)}
         candidates = [c for c in alive if c.id != keep] or alive
